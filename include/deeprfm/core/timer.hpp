@@ -1,0 +1,56 @@
+#pragma once
+/// Wall-clock timing per phase, with flop counts. Local (each rank times itself); the
+/// reductions over ranks are done by the caller (see rfm/deep_rfm.hpp).
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace deeprfm {
+
+/// Accumulated time and flops of one named phase. Local.
+struct PhaseRecord {
+  double seconds = 0.0;
+  double flops = 0.0;  ///< useful floating point operations, whole problem (not per rank)
+  long calls = 0;
+};
+
+/// Named phases in first-use order. Local.
+class PhaseTimers {
+ public:
+  /// Add a measurement to a phase. Local.
+  void add(const std::string& phase, double seconds, double flops);
+  const std::vector<std::string>& order() const { return order_; }
+  const PhaseRecord& at(const std::string& phase) const { return records_.at(phase); }
+  bool has(const std::string& phase) const { return records_.count(phase) != 0; }
+  void clear();
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, PhaseRecord> records_;
+};
+
+/// Seconds since an arbitrary epoch (steady clock). Local.
+inline double wall_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+/// RAII: adds the elapsed time (and the given flops) to a phase when it goes out of scope.
+/// Local; callers that want collective timings put a barrier-free reduction afterwards.
+class ScopedPhase {
+ public:
+  ScopedPhase(PhaseTimers& timers, std::string phase, double flops = 0.0)
+      : timers_(timers), phase_(std::move(phase)), flops_(flops), start_(wall_seconds()) {}
+  ~ScopedPhase() { timers_.add(phase_, wall_seconds() - start_, flops_); }
+  ScopedPhase(const ScopedPhase&) = delete;
+  ScopedPhase& operator=(const ScopedPhase&) = delete;
+
+ private:
+  PhaseTimers& timers_;
+  std::string phase_;
+  double flops_;
+  double start_;
+};
+
+}  // namespace deeprfm

@@ -1,0 +1,94 @@
+#pragma once
+/// Data: sample sources (file formats, synthetic), selection, preprocessing (SPEC §1) and the
+/// block-cyclic distributed data set that the rest of the program uses.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+
+namespace deeprfm::data {
+
+/// Where the samples come from, as the user states it (CLI --data ...).
+struct DataOptions {
+  std::string kind = "fashion-mnist";  ///< fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic
+  std::string data_dir;                ///< IDX / CIFAR-10 folder ("" = default for the kind)
+  std::string train_file;              ///< hdf5/npy: training file (npy: X file; see y_name)
+  std::string test_file;               ///< hdf5/npy: test file ("" = no test set)
+  std::string x_name = "X";            ///< hdf5: dataset of samples x features; npy: see docs
+  std::string y_name = "y";            ///< hdf5: label dataset
+  std::int64_t n = 2000;               ///< training points (class-balanced); 0 = all
+  std::int64_t n_test = 0;             ///< test points (class-balanced); 0 = all; -1 = none
+  int classes = 0;                     ///< number of classes; 0 = the format's (10) or max label+1
+  int dim = 64;                        ///< synthetic: input dimension
+  double separation = 1.0;             ///< synthetic: distance scale of the class means
+  std::uint64_t seed = 1;              ///< synthetic: generator seed
+  bool test_own_statistics = false;    ///< standardise the test set with its own statistics
+                                       ///< (mimics the authors' code; default: train statistics)
+};
+
+/// One labelled collection of samples in a file or generator, read by row ranges.
+/// Implementations: IDX (data/idx.hpp), CIFAR-10 (data/cifar10.hpp), NPY (data/npy.hpp),
+/// HDF5 (data/hdf5_input.hpp), synthetic (data/synthetic.hpp).
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  /// Number of samples in the source. Local.
+  virtual std::int64_t size() const = 0;
+  /// Features per sample (e.g. 784 for 28x28 images). Local.
+  virtual int dim() const = 0;
+  /// Label of every sample (0-based), available on every rank. Local.
+  virtual const std::vector<int>& labels() const = 0;
+  /// Read samples [first, first + count) as row-major doubles (pixels already scaled to
+  /// [0,1]) into out (count * dim() values). Collective over `comm` if collective_reads() is
+  /// true (HDF5), local otherwise; every rank must call it in the collective case, possibly
+  /// with count = 0.
+  virtual void read_rows(std::int64_t first, std::int64_t count, double* out) = 0;
+  virtual bool collective_reads() const { return false; }
+  /// A short description for logs and the output file ("IDX train-images-idx3-ubyte.gz").
+  virtual std::string describe() const = 0;
+};
+
+/// A preprocessed, distributed data set: rows are samples, stably sorted by class.
+struct Dataset {
+  la::DistMatrix<double> x;                 ///< n x d, block-cyclic
+  std::vector<int> labels;                  ///< n labels, replicated, sorted ascending
+  std::vector<std::int64_t> source_index;   ///< row i came from sample source_index[i]
+  int classes = 0;
+  int n() const { return x.rows(); }
+  int dim() const { return x.cols(); }
+};
+
+/// Training set, optional test set (test.n() == 0 when absent), and what they came from.
+struct TrainTest {
+  Dataset train;
+  Dataset test;
+  std::string description;
+  std::vector<double> feature_mean;  ///< training statistics used for standardisation (d)
+  std::vector<double> feature_std;   ///< (d), 0 where a feature is constant
+};
+
+/// Open the training and test sources named by the options (files are checked here: missing,
+/// unreadable, malformed or truncated files throw Error(input)). Local unless HDF5 (collective
+/// over `comm`). The test source is null when there is none.
+struct Sources {
+  std::unique_ptr<SampleSource> train;
+  std::unique_ptr<SampleSource> test;
+};
+Sources open_sources(const DataOptions& options, const mpi::Communicator& comm);
+
+/// Indices of the selected samples, in the final row order: class-balanced (the first
+/// ceil/floor(n/C) of each class in file order, remainder to the lowest classes), then
+/// stably sorted by class. n = 0 selects all. Throws Error(input) when a class has too few
+/// samples, or a label is outside [0, classes). Local (pure).
+std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
+                                                std::int64_t n);
+
+/// Load, select, distribute and preprocess (SPEC §1: standardisation with training
+/// statistics; NaN/Inf rejected) both sets onto `grid` with the given block size.
+/// Collective over the grid. Every failure is agreed across ranks.
+TrainTest load_train_test(const DataOptions& options, const grid::ProcessGrid& grid, int block);
+
+}  // namespace deeprfm::data

@@ -1,0 +1,150 @@
+#include <deeprfm/la/scalapack.hpp>
+
+#include <vector>
+
+#include <deeprfm/la/dist_matrix.hpp>
+
+namespace deeprfm::la::scalapack {
+
+namespace {
+void raw_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+              const double* alpha, const double* a, const int* ia, const int* ja, const int* da,
+              const double* b, const int* ib, const int* jb, const int* db, const double* beta,
+              double* c, const int* ic, const int* jc, const int* dc) {
+  pdgemm_(ta, tb, m, n, k, alpha, a, ia, ja, da, b, ib, jb, db, beta, c, ic, jc, dc);
+}
+void raw_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+              const float* alpha, const float* a, const int* ia, const int* ja, const int* da,
+              const float* b, const int* ib, const int* jb, const int* db, const float* beta,
+              float* c, const int* ic, const int* jc, const int* dc) {
+  psgemm_(ta, tb, m, n, k, alpha, a, ia, ja, da, b, ib, jb, db, beta, c, ic, jc, dc);
+}
+void raw_syrk(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
+              const double* a, const int* ia, const int* ja, const int* da, const double* beta,
+              double* c, const int* ic, const int* jc, const int* dc) {
+  pdsyrk_(uplo, trans, n, k, alpha, a, ia, ja, da, beta, c, ic, jc, dc);
+}
+void raw_syrk(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+              const float* a, const int* ia, const int* ja, const int* da, const float* beta,
+              float* c, const int* ic, const int* jc, const int* dc) {
+  pssyrk_(uplo, trans, n, k, alpha, a, ia, ja, da, beta, c, ic, jc, dc);
+}
+void raw_potrf(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
+               const int* da, int* info) {
+  pdpotrf_(uplo, n, a, ia, ja, da, info);
+}
+void raw_potrf(const char* uplo, const int* n, float* a, const int* ia, const int* ja,
+               const int* da, int* info) {
+  pspotrf_(uplo, n, a, ia, ja, da, info);
+}
+void raw_potrs(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
+               const int* ja, const int* da, double* b, const int* ib, const int* jb,
+               const int* db, int* info) {
+  pdpotrs_(uplo, n, nrhs, a, ia, ja, da, b, ib, jb, db, info);
+}
+void raw_potrs(const char* uplo, const int* n, const int* nrhs, const float* a, const int* ia,
+               const int* ja, const int* da, float* b, const int* ib, const int* jb,
+               const int* db, int* info) {
+  pspotrs_(uplo, n, nrhs, a, ia, ja, da, b, ib, jb, db, info);
+}
+}  // namespace
+
+template <class T>
+void gemm(char transa, char transb, int m, int n, int k, T alpha, const DistMatrix<T>& a, int ia,
+          int ja, const DistMatrix<T>& b, int ib, int jb, T beta, DistMatrix<T>& c, int ic,
+          int jc) {
+  if (m == 0 || n == 0) return;
+  const int ia1 = ia + 1, ja1 = ja + 1, ib1 = ib + 1, jb1 = jb + 1, ic1 = ic + 1, jc1 = jc + 1;
+  raw_gemm(&transa, &transb, &m, &n, &k, &alpha, a.data(), &ia1, &ja1, a.desc(), b.data(), &ib1,
+           &jb1, b.desc(), &beta, c.data(), &ic1, &jc1, c.desc());
+}
+
+template <class T>
+void gemm(char transa, char transb, T alpha, const DistMatrix<T>& a, const DistMatrix<T>& b,
+          T beta, DistMatrix<T>& c) {
+  const int k = (transa == 'N' || transa == 'n') ? a.cols() : a.rows();
+  gemm(transa, transb, c.rows(), c.cols(), k, alpha, a, 0, 0, b, 0, 0, beta, c, 0, 0);
+}
+
+template <class T>
+void syrk(char uplo, char trans, T alpha, const DistMatrix<T>& a, T beta, DistMatrix<T>& c) {
+  const int n = c.rows();
+  const int k = (trans == 'N' || trans == 'n') ? a.cols() : a.rows();
+  if (n == 0) return;
+  const int one = 1;
+  raw_syrk(&uplo, &trans, &n, &k, &alpha, a.data(), &one, &one, a.desc(), &beta, c.data(), &one,
+           &one, c.desc());
+}
+
+template <class T>
+int potrf(char uplo, DistMatrix<T>& a) {
+  const int n = a.rows(), one = 1;
+  int info = 0;
+  if (n == 0) return 0;
+  raw_potrf(&uplo, &n, a.data(), &one, &one, a.desc(), &info);
+  return info;
+}
+
+template <class T>
+int potrs(char uplo, const DistMatrix<T>& a, DistMatrix<T>& b) {
+  const int n = a.rows(), nrhs = b.cols(), one = 1;
+  int info = 0;
+  if (n == 0 || nrhs == 0) return 0;
+  raw_potrs(&uplo, &n, &nrhs, a.data(), &one, &one, a.desc(), b.data(), &one, &one, b.desc(),
+            &info);
+  return info;
+}
+
+double lange(char norm, const DistMatrix<double>& a) {
+  const int m = a.rows(), n = a.cols(), one = 1;
+  if (m == 0 || n == 0) return 0.0;
+  // Workspace: 'I' needs local rows (padded), '1' local cols; allocate generously.
+  std::vector<double> work(static_cast<std::size_t>(a.local_rows() + a.local_cols() +
+                                                    a.dist().rows().block() +
+                                                    a.dist().cols().block()) + 16);
+  return pdlange_(&norm, &m, &n, a.data(), &one, &one, a.desc(), work.data());
+}
+
+double pocon(char uplo, const DistMatrix<double>& factor, double anorm, int& info) {
+  const int n = factor.rows(), one = 1;
+  double rcond = 0.0;
+  if (n == 0) return 1.0;
+  // Workspace query.
+  int lwork = -1, liwork = -1;
+  double wq = 0;
+  int iwq = 0;
+  pdpocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &anorm, &rcond, &wq, &lwork, &iwq,
+           &liwork, &info);
+  lwork = static_cast<int>(wq) + 1;
+  liwork = iwq + 1;
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  std::vector<int> iwork(static_cast<std::size_t>(liwork));
+  pdpocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &anorm, &rcond, work.data(),
+           &lwork, iwork.data(), &liwork, &info);
+  return rcond;
+}
+
+void gemr2d(const DistMatrix<double>& a, DistMatrix<double>& b, int context) {
+  const int m = a.rows(), n = a.cols(), one = 1;
+  if (m == 0 || n == 0) return;
+  pdgemr2d_(&m, &n, a.data(), &one, &one, a.desc(), b.data(), &one, &one, b.desc(), &context);
+}
+
+template void gemm<double>(char, char, int, int, int, double, const DistMatrix<double>&, int, int,
+                           const DistMatrix<double>&, int, int, double, DistMatrix<double>&, int,
+                           int);
+template void gemm<float>(char, char, int, int, int, float, const DistMatrix<float>&, int, int,
+                          const DistMatrix<float>&, int, int, float, DistMatrix<float>&, int, int);
+template void gemm<double>(char, char, double, const DistMatrix<double>&,
+                           const DistMatrix<double>&, double, DistMatrix<double>&);
+template void gemm<float>(char, char, float, const DistMatrix<float>&, const DistMatrix<float>&,
+                          float, DistMatrix<float>&);
+template void syrk<double>(char, char, double, const DistMatrix<double>&, double,
+                           DistMatrix<double>&);
+template void syrk<float>(char, char, float, const DistMatrix<float>&, float, DistMatrix<float>&);
+template int potrf<double>(char, DistMatrix<double>&);
+template int potrf<float>(char, DistMatrix<float>&);
+template int potrs<double>(char, const DistMatrix<double>&, DistMatrix<double>&);
+template int potrs<float>(char, const DistMatrix<float>&, DistMatrix<float>&);
+
+}  // namespace deeprfm::la::scalapack

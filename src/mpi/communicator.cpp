@@ -1,0 +1,166 @@
+#include <deeprfm/mpi/communicator.hpp>
+
+#include <new>
+
+namespace deeprfm::mpi {
+
+namespace {
+void check_mpi(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    DEEPRFM_THROW(resource, what << " failed: " << std::string(text, len));
+  }
+}
+}  // namespace
+
+Communicator Communicator::world() { return Communicator(MPI_COMM_WORLD, false); }
+
+Communicator::Communicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+  if (comm_ != MPI_COMM_NULL) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+}
+
+Communicator::~Communicator() {
+  if (owned_ && comm_ != MPI_COMM_NULL && comm_ != MPI_COMM_WORLD) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
+}
+
+Communicator::Communicator(Communicator&& other) noexcept
+    : comm_(other.comm_), owned_(other.owned_), rank_(other.rank_), size_(other.size_) {
+  other.comm_ = MPI_COMM_NULL;
+  other.owned_ = false;
+}
+
+Communicator& Communicator::operator=(Communicator&& other) noexcept {
+  if (this != &other) {
+    this->~Communicator();
+    comm_ = other.comm_;
+    owned_ = other.owned_;
+    rank_ = other.rank_;
+    size_ = other.size_;
+    other.comm_ = MPI_COMM_NULL;
+    other.owned_ = false;
+  }
+  return *this;
+}
+
+Communicator Communicator::split(int color, int key) const {
+  MPI_Comm out = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split(comm_, color, key, &out), "MPI_Comm_split");
+  return Communicator(out, true);
+}
+
+void Communicator::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+bool Communicator::all_of(bool local) const {
+  int in = local ? 1 : 0, out = 0;
+  check_mpi(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LAND, comm_), "MPI_Allreduce");
+  return out != 0;
+}
+
+double Communicator::sum(double local) const {
+  double out = 0;
+  check_mpi(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+  return out;
+}
+double Communicator::max(double local) const {
+  double out = 0;
+  check_mpi(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
+  return out;
+}
+double Communicator::min(double local) const {
+  double out = 0;
+  check_mpi(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MIN, comm_), "MPI_Allreduce");
+  return out;
+}
+std::int64_t Communicator::sum(std::int64_t local) const {
+  std::int64_t out = 0;
+  check_mpi(MPI_Allreduce(&local, &out, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Allreduce");
+  return out;
+}
+std::int64_t Communicator::max(std::int64_t local) const {
+  std::int64_t out = 0;
+  check_mpi(MPI_Allreduce(&local, &out, 1, MPI_INT64_T, MPI_MAX, comm_), "MPI_Allreduce");
+  return out;
+}
+
+void Communicator::sum_in_place(double* data, std::size_t count) const {
+  // Chunked so that counts beyond INT_MAX work.
+  const std::size_t chunk = std::size_t(1) << 28;
+  for (std::size_t off = 0; off < count; off += chunk) {
+    int c = static_cast<int>(std::min(chunk, count - off));
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, c, MPI_DOUBLE, MPI_SUM, comm_),
+              "MPI_Allreduce");
+  }
+}
+void Communicator::sum_in_place(std::int64_t* data, std::size_t count) const {
+  const std::size_t chunk = std::size_t(1) << 28;
+  for (std::size_t off = 0; off < count; off += chunk) {
+    int c = static_cast<int>(std::min(chunk, count - off));
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, c, MPI_INT64_T, MPI_SUM, comm_),
+              "MPI_Allreduce");
+  }
+}
+
+void Communicator::broadcast(double* data, std::size_t count, int root) const {
+  const std::size_t chunk = std::size_t(1) << 28;
+  for (std::size_t off = 0; off < count; off += chunk) {
+    int c = static_cast<int>(std::min(chunk, count - off));
+    check_mpi(MPI_Bcast(data + off, c, MPI_DOUBLE, root, comm_), "MPI_Bcast");
+  }
+}
+
+void Communicator::broadcast(std::string& text, int root) const {
+  long len = static_cast<long>(text.size());
+  check_mpi(MPI_Bcast(&len, 1, MPI_LONG, root, comm_), "MPI_Bcast");
+  text.resize(static_cast<std::size_t>(len));
+  if (len > 0) check_mpi(MPI_Bcast(text.data(), static_cast<int>(len), MPI_CHAR, root, comm_), "MPI_Bcast");
+}
+
+void Communicator::agree(std::exception_ptr local_failure) const {
+  int my_first = local_failure ? rank_ : size_;
+  int first = size_;
+  check_mpi(MPI_Allreduce(&my_first, &first, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+  if (first == size_) return;  // nobody failed
+
+  std::string message;
+  int kind = static_cast<int>(ErrorKind::internal);
+  std::string file = "";
+  int line = 0;
+  if (rank_ == first) {
+    try {
+      std::rethrow_exception(local_failure);
+    } catch (const Error& e) {
+      message = e.what();
+      kind = static_cast<int>(e.kind());
+      file = e.file();
+      line = e.line();
+    } catch (const std::bad_alloc&) {
+      message = "out of memory (std::bad_alloc); use more ranks or a smaller --n";
+      kind = static_cast<int>(ErrorKind::resource);
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+      message = "unknown exception";
+    }
+  }
+  int header[2] = {kind, line};
+  check_mpi(MPI_Bcast(header, 2, MPI_INT, first, comm_), "MPI_Bcast");
+  broadcast(message, first);
+  broadcast(file, first);
+  // The file name must outlive the exception: keep agreed names in a small static pool.
+  static thread_local std::string agreed_file;
+  agreed_file = file;
+  const bool already_agreed = message.rfind("rank ", 0) == 0;
+  std::string prefix = (size_ > 1 && !already_agreed) ? "rank " + std::to_string(first) + ": " : "";
+  throw Error(static_cast<ErrorKind>(header[0]), prefix + message, agreed_file.c_str(), header[1]);
+}
+
+}  // namespace deeprfm::mpi

@@ -1,0 +1,74 @@
+#pragma once
+// Helpers shared by the tests: pass/fail agreed over ranks before asserting, n*eps tolerances,
+// temporary directories and grid shapes to sweep.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <mpi.h>
+
+#include <deeprfm/grid/process_grid.hpp>
+
+namespace deeprfm::test {
+
+/// True on every rank iff `local` is true on every rank. Collective over MPI_COMM_WORLD.
+inline bool all_ranks(bool local) {
+  int in = local ? 1 : 0, out = 0;
+  MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+  return out != 0;
+}
+
+/// Largest value over ranks. Collective over MPI_COMM_WORLD.
+inline double max_over_ranks(double local) {
+  double out = 0;
+  MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return out;
+}
+
+inline int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+inline int world_size() {
+  int s = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+inline constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+/// Every grid shape that uses all ranks of the world (1xP, Px1 and the ones between).
+inline std::vector<grid::GridShape> all_grid_shapes() {
+  std::vector<grid::GridShape> shapes;
+  const int p = world_size();
+  for (int r = 1; r <= p; ++r)
+    if (p % r == 0) shapes.push_back({r, p / r});
+  return shapes;
+}
+
+/// A directory unique to this test run, created by rank 0 and shared by all ranks (same node).
+/// Collective over MPI_COMM_WORLD.
+inline std::filesystem::path shared_temp_dir(const std::string& tag) {
+  char buf[4096] = {0};
+  if (world_rank() == 0) {
+    std::string templ = (std::filesystem::temp_directory_path() / ("deeprfm-" + tag + "-XXXXXX")).string();
+    std::vector<char> t(templ.begin(), templ.end());
+    t.push_back('\0');
+    const char* made = mkdtemp(t.data());
+    std::string path = made ? made : "";
+    std::snprintf(buf, sizeof(buf), "%s", path.c_str());
+  }
+  MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, MPI_COMM_WORLD);
+  return std::filesystem::path(buf);
+}
+
+}  // namespace deeprfm::test
+
+/// Check a condition combined over all ranks (every rank must reach it).
+#define DEEPRFM_CHECK_ALL(cond) BOOST_CHECK(::deeprfm::test::all_ranks(static_cast<bool>(cond)))
+#define DEEPRFM_REQUIRE_ALL(cond) BOOST_REQUIRE(::deeprfm::test::all_ranks(static_cast<bool>(cond)))

@@ -1,0 +1,82 @@
+// Index maps of the block-cyclic distribution against ScaLAPACK's own numroc/indxg2l/indxl2g,
+// for sizes that do not divide the block size, size 0, and every grid shape of the world.
+#include <boost/test/unit_test.hpp>
+
+#include <deeprfm/la/dist_matrix.hpp>
+#include <deeprfm/la/scalapack.hpp>
+
+#include "test_helpers.hpp"
+
+using namespace deeprfm;
+
+BOOST_AUTO_TEST_CASE(cyclic_map_matches_scalapack_tools) {
+  bool ok = true;
+  for (int procs : {1, 2, 3, 4, 5}) {
+    for (int block : {1, 3, 4, 64}) {
+      for (int size : {0, 1, 7, 64, 65, 130, 1001}) {
+        int total = 0;
+        for (int p = 0; p < procs; ++p) {
+          la::CyclicMap map(size, block, procs, p);
+          const int zero = 0;
+          const int expected = numroc_(&size, &block, &p, &zero, &procs);
+          ok = ok && map.local_size() == expected;
+          total += map.local_size();
+          for (int l = 0; l < map.local_size(); ++l) {
+            const int l1 = l + 1;
+            const int g_ref = indxl2g_(&l1, &block, &p, &zero, &procs) - 1;
+            const int g = map.to_global(la::LocalIndex(l)).value;
+            ok = ok && g == g_ref;
+            const int g1 = g + 1;
+            ok = ok && map.to_local(la::GlobalIndex(g)).value ==
+                           indxg2l_(&g1, &block, &p, &zero, &procs) - 1;
+            ok = ok && map.owner(la::GlobalIndex(g)) == indxg2p_(&g1, &block, &p, &zero, &procs);
+            ok = ok && map.owner(la::GlobalIndex(g)) == p;
+          }
+        }
+        ok = ok && total == size;
+      }
+    }
+  }
+  BOOST_CHECK(ok);
+}
+
+BOOST_AUTO_TEST_CASE(dist_matrix_covers_every_element_once_on_every_grid) {
+  auto world = mpi::Communicator::world();
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    for (int m : {0, 1, 13, 100}) {
+      for (int n : {0, 5, 37}) {
+        la::DistMatrix<double> a(grid, m, n, 4);
+        std::vector<double> count(static_cast<std::size_t>(m) * n, 0.0);
+        a.for_each_local([&](int gi, int gj, double& v) {
+          v = gi * 1000.0 + gj;
+          count[static_cast<std::size_t>(gi) * n + gj] += 1.0;
+        });
+        world.sum_in_place(count.data(), count.size());
+        bool once = true;
+        for (double c : count) once = once && c == 1.0;
+        DEEPRFM_CHECK_ALL(once);
+        // replicate() puts every element where it belongs.
+        auto full = la::replicate(a);
+        bool placed = true;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j)
+            placed = placed && full[static_cast<std::size_t>(i) * n + j] == i * 1000.0 + j;
+        DEEPRFM_CHECK_ALL(placed);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(grid_shape_parsing_and_mismatch) {
+  BOOST_CHECK_EQUAL(grid::parse_grid_shape("2x3").rows, 2);
+  BOOST_CHECK_EQUAL(grid::parse_grid_shape("2X3").cols, 3);
+  BOOST_CHECK_THROW(grid::parse_grid_shape("2by3"), Error);
+  BOOST_CHECK_THROW(grid::parse_grid_shape("0x3"), Error);
+  BOOST_CHECK_EQUAL(grid::most_square_shape(4).rows, 2);
+  BOOST_CHECK_EQUAL(grid::most_square_shape(2).cols, 2);
+  BOOST_CHECK_EQUAL(grid::most_square_shape(6).rows, 2);
+  auto world = mpi::Communicator::world();
+  // A grid with one process too many is refused on every rank, without a hang.
+  BOOST_CHECK_THROW(grid::ProcessGrid(world, {1, world.size() + 1}), Error);
+}

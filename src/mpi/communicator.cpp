@@ -124,6 +124,23 @@ void Communicator::broadcast(std::string& text, int root) const {
   if (len > 0) check_mpi(MPI_Bcast(text.data(), static_cast<int>(len), MPI_CHAR, root, comm_), "MPI_Bcast");
 }
 
+std::vector<int> Communicator::all_gather(const std::vector<int>& local) const {
+  int mine = static_cast<int>(local.size());
+  std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  check_mpi(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
+  long total = 0;
+  for (int r = 0; r < size_; ++r) {
+    offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
+    total += counts[static_cast<std::size_t>(r)];
+  }
+  DEEPRFM_CHECK(total < (1L << 31), resource, "all_gather of " << total << " integers is too large");
+  std::vector<int> out(static_cast<std::size_t>(total));
+  check_mpi(MPI_Allgatherv(local.data(), mine, MPI_INT, out.data(), counts.data(), offsets.data(),
+                           MPI_INT, comm_),
+            "MPI_Allgatherv");
+  return out;
+}
+
 void Communicator::agree(std::exception_ptr local_failure) const {
   int my_first = local_failure ? rank_ : size_;
   int first = size_;
@@ -160,7 +177,8 @@ void Communicator::agree(std::exception_ptr local_failure) const {
   agreed_file = file;
   const bool already_agreed = message.rfind("rank ", 0) == 0;
   std::string prefix = (size_ > 1 && !already_agreed) ? "rank " + std::to_string(first) + ": " : "";
-  throw Error(static_cast<ErrorKind>(header[0]), prefix + message, agreed_file.c_str(), header[1]);
+  throw Error(static_cast<ErrorKind>(header[0]), prefix + message, agreed_file.c_str(), header[1],
+              /*agreed=*/true);
 }
 
 }  // namespace deeprfm::mpi

@@ -19,16 +19,21 @@ enum class ErrorKind : int {
 /// The exception every deeprfm error is. Local: throwing it says nothing to other ranks.
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message, const char* file, int line)
-      : std::runtime_error(message), kind_(kind), file_(file), line_(line) {}
+  Error(ErrorKind kind, const std::string& message, const char* file, int line,
+        bool agreed = false)
+      : std::runtime_error(message), kind_(kind), file_(file), line_(line), agreed_(agreed) {}
   ErrorKind kind() const noexcept { return kind_; }
   const char* file() const noexcept { return file_; }
   int line() const noexcept { return line_; }
+  /// True when every rank of the communicator throws this same error (it came out of
+  /// Communicator::agree), so the program may unwind normally instead of aborting.
+  bool agreed() const noexcept { return agreed_; }
 
  private:
   ErrorKind kind_;
   const char* file_;
   int line_;
+  bool agreed_;
 };
 
 namespace detail {

@@ -52,6 +52,9 @@ class Communicator {
   void broadcast(double* data, std::size_t count, int root) const;
   void broadcast(std::string& text, int root) const;
 
+  /// Concatenation of every rank's vector, in rank order (MPI_Allgatherv). Collective.
+  std::vector<int> all_gather(const std::vector<int>& local) const;
+
   /// The error-agreement step: every rank passes its local failure (or nullptr). If any rank
   /// failed, every rank throws the same deeprfm::Error, carrying the message of the lowest
   /// failing rank, prefixed by "rank R: ". Collective.

@@ -1,0 +1,25 @@
+#pragma once
+/// The average gradient outer product of the kernel predictor over the training points
+/// (SPEC §2.4), as dense matrix products:
+///   J^(c) = t (W diag(a_c) X - diag(W a_c) X),   G = (1/n) sum_c J^(c)T J^(c),
+/// with W the gradient-weight matrix (krr::kernel_to_gradient_weights) and t the kernel's
+/// gradient scale. 2 C n^2 d + 2 C n d^2 flops, all in PBLAS.
+#include <vector>
+
+#include <deeprfm/core/timer.hpp>
+#include <deeprfm/kernels/kernel.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+
+namespace deeprfm::rfm {
+
+/// The AGOP (d x d, row-major, symmetric), replicated on every rank. `w` is n x n, `x` n x d
+/// (the points the predictor was trained on), `a` n x C (the coefficients). Each rank
+/// accumulates its blocks of sum_c J^T J; one MPI_Allreduce combines them. Uses two n x d
+/// temporaries. Collective over the grid.
+std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<double>& w,
+                         const la::DistMatrix<double>& x, const la::DistMatrix<double>& a);
+
+/// Flops of agop() for the given sizes (for the counters).
+double agop_flops(double n, double d, double classes);
+
+}  // namespace deeprfm::rfm

@@ -1,0 +1,25 @@
+#pragma once
+/// The Deep RFM model's parameters (SPEC §2 defaults from the paper's experiments).
+#include <cstdint>
+
+#include <deeprfm/kernels/kernel.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+#include <deeprfm/rfm/feature_map.hpp>
+
+namespace deeprfm::rfm {
+
+struct ModelConfig {
+  kernels::Kernel kernel;                      ///< Laplace, bandwidth 2.0
+  double ridge = 0.0;                          ///< mu; 0 = ridgeless (the paper)
+  int width = 512;                             ///< D, random-feature width
+  int layers = 8;                              ///< L
+  FeatureInit feature_init = FeatureInit::gaussian;
+  std::uint64_t seed = 1;                      ///< seeds W_l (and synthetic data)
+  int block = la::kDefaultBlockSize;           ///< block-cyclic block size
+
+  /// Throws Error(input) for a non-positive bandwidth, width, layer count or block size, or a
+  /// negative / non-finite ridge. Local (every rank checks the same values).
+  void validate() const;
+};
+
+}  // namespace deeprfm::rfm

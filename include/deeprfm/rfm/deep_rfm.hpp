@@ -1,0 +1,61 @@
+#pragma once
+/// One Deep RFM layer (SPEC §2, Algorithm 1 of the paper) on distributed data, with the
+/// neural-collapse metrics at its three stages (SPEC §3).
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <deeprfm/core/timer.hpp>
+#include <deeprfm/krr/kernel_matrix.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+#include <deeprfm/metrics/neural_collapse.hpp>
+#include <deeprfm/rfm/config.hpp>
+
+namespace deeprfm::rfm {
+
+/// Everything one layer measured; identical on every rank (timings: the maximum over ranks).
+struct LayerResult {
+  int layer = 0;                     ///< 0-based
+  int dim_in = 0;                    ///< d of this layer's input
+  metrics::CollapseMetrics input;    ///< X_l (after row normalisation)
+  metrics::CollapseMetrics projected;///< X_l S
+  metrics::CollapseMetrics mapped;   ///< X_{l+1} = ReLU(X_l S W_l^T)
+  double residual = 0;               ///< ||(K + mu I) A - Y||_F / ||Y||_F
+  double rcond = 0;                  ///< reciprocal condition estimate of K + mu I
+  double train_accuracy = 0;
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
+  krr::KernelStats kernel_stats;
+  std::vector<double> agop;          ///< d x d row-major
+  std::vector<double> agop_eigenvalues;  ///< ascending
+  int clipped_eigenvalues = 0;
+  PhaseTimers timers;                ///< per phase: max seconds over ranks, total flops
+};
+
+/// Per-rank memory (bytes) the run needs at its peak, the estimate printed before the run.
+/// Local (pure).
+double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
+                                double ranks);
+
+/// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
+int test_chunk_rows(int n, int n_test, int block);
+
+/// Deep RFM over a process grid.
+class DeepRfm {
+ public:
+  DeepRfm(const ModelConfig& config, const grid::ProcessGrid& grid);
+
+  /// Run layer `layer` (0-based). `x` holds X_l on entry and X_{l+1} on exit (it changes
+  /// width: d -> config.width); `x_test` likewise for the test set (may have 0 rows).
+  /// Collective over the grid; every failure is agreed and thrown on every rank.
+  LayerResult run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
+                        int classes, la::DistMatrix<double>& x_test,
+                        const std::vector<int>& test_labels);
+
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  ModelConfig config_;
+  const grid::ProcessGrid& grid_;
+};
+
+}  // namespace deeprfm::rfm

@@ -1,0 +1,17 @@
+#include <deeprfm/kernels/kernel.hpp>
+
+#include <deeprfm/core/error.hpp>
+
+namespace deeprfm::kernels {
+
+KernelKind parse_kernel_kind(const std::string& text) {
+  if (text == "laplace") return KernelKind::laplace;
+  if (text == "gaussian") return KernelKind::gaussian;
+  DEEPRFM_THROW(input, "--kernel '" << text << "' is not one of: laplace, gaussian");
+}
+
+std::string to_string(KernelKind kind) {
+  return kind == KernelKind::laplace ? "laplace" : "gaussian";
+}
+
+}  // namespace deeprfm::kernels

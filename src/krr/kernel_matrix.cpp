@@ -1,0 +1,168 @@
+#include <deeprfm/krr/kernel_matrix.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/core/timer.hpp>
+#include <deeprfm/la/scalapack.hpp>
+
+namespace deeprfm::krr {
+
+std::vector<double> row_squared_norms(const la::DistMatrix<double>& x) {
+  std::vector<double> norms(static_cast<std::size_t>(x.rows()), 0.0);
+  for (int lj = 0; lj < x.local_cols(); ++lj) {
+    const double* col = &x.local(0, lj);
+    for (int li = 0; li < x.local_rows(); ++li) {
+      norms[static_cast<std::size_t>(x.global_row(li))] += col[li] * col[li];
+    }
+  }
+  x.grid().full().sum_in_place(norms.data(), norms.size());
+  return norms;
+}
+
+void normalize_rows(la::DistMatrix<double>& x, const char* what) {
+  const std::vector<double> norms = row_squared_norms(x);
+  // `norms` is identical on every rank, so this check throws on all ranks or on none.
+  for (std::size_t i = 0; i < norms.size(); ++i) {
+    DEEPRFM_CHECK(std::isfinite(norms[i]), numerical,
+                  what << ": sample " << i << " has a non-finite value (NaN or Inf)");
+    DEEPRFM_CHECK(norms[i] > 0.0, input,
+                  what << ": sample " << i
+                       << " has zero norm and cannot be normalised (a constant image after "
+                          "standardisation, or an all-zero feature row)");
+  }
+  std::vector<double> inv(norms.size());
+  for (std::size_t i = 0; i < norms.size(); ++i) inv[i] = 1.0 / std::sqrt(norms[i]);
+  for (int lj = 0; lj < x.local_cols(); ++lj) {
+    double* col = &x.local(0, lj);
+    for (int li = 0; li < x.local_rows(); ++li) col[li] *= inv[static_cast<std::size_t>(x.global_row(li))];
+  }
+}
+
+std::vector<double> gather_rows(const la::DistMatrix<double>& x, const std::vector<int>& rows) {
+  const int d = x.cols();
+  std::vector<double> out(rows.size() * static_cast<std::size_t>(d), 0.0);
+  const auto& rmap = x.dist().rows();
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const la::GlobalIndex g(rows[k]);
+    if (!rmap.is_mine(g)) continue;
+    const int li = rmap.to_local(g).value;
+    for (int lj = 0; lj < x.local_cols(); ++lj) out[k * d + x.global_col(lj)] = x.local(li, lj);
+  }
+  x.grid().full().sum_in_place(out.data(), out.size());
+  return out;
+}
+
+namespace {
+
+struct NearPair {
+  int li, lj;  // local position in the output
+  int xrow, zrow;
+};
+
+std::vector<int> sorted_unique(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+int index_in(const std::vector<int>& sorted, int value) {
+  return static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), value) - sorted.begin());
+}
+
+}  // namespace
+
+KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<double>& x,
+                            int row0, int m, const la::DistMatrix<double>& z, bool same_points,
+                            la::DistMatrix<double>& out) {
+  DEEPRFM_ASSERT(x.cols() == z.cols());
+  DEEPRFM_ASSERT(out.rows() == m && out.cols() == z.rows());
+  DEEPRFM_ASSERT(row0 >= 0 && row0 + m <= x.rows());
+  DEEPRFM_ASSERT(!same_points || (row0 == 0 && m == x.rows() && x.rows() == z.rows()));
+  KernelStats stats;
+  const auto& comm = x.grid().full();
+
+  // 1. Gram matrix, BLAS-3: out = X(row0:row0+m, :) Z^T.
+  double t0 = wall_seconds();
+  la::scalapack::gemm('N', 'T', m, z.rows(), x.cols(), 1.0, x, row0, 0, z, 0, 0, 0.0, out, 0, 0);
+  stats.seconds_gram = wall_seconds() - t0;
+
+  // 2. Squared distances and kernel values on the local blocks.
+  t0 = wall_seconds();
+  const std::vector<double> xn = row_squared_norms(x);
+  const std::vector<double> zn = same_points ? xn : row_squared_norms(z);
+  std::vector<NearPair> near;
+  const int lr = out.local_rows(), lc = out.local_cols();
+  std::vector<int> grow(static_cast<std::size_t>(lr));
+  for (int li = 0; li < lr; ++li) grow[static_cast<std::size_t>(li)] = out.global_row(li) + row0;
+  for (int lj = 0; lj < lc; ++lj) {
+    const int gj = out.global_col(lj);
+    const double nz = zn[static_cast<std::size_t>(gj)];
+    double* col = &out.local(0, lj);
+    for (int li = 0; li < lr; ++li) {
+      const int gi = grow[static_cast<std::size_t>(li)];
+      const double nx = xn[static_cast<std::size_t>(gi)];
+      double r2 = nx + nz - 2.0 * col[li];
+      if (same_points && gi == gj) {
+        r2 = 0.0;
+      } else if (r2 < kNearPairRelativeTolerance * (nx + nz)) {
+        near.push_back({li, lj, gi, gj});
+      }
+      col[li] = kernel.value(r2 > 0.0 ? r2 : 0.0);
+    }
+  }
+
+  // 3. Near pairs: recompute r2 from differences of the rows, replicated just for them.
+  const std::int64_t total_near = comm.sum(static_cast<std::int64_t>(near.size()));
+  if (total_near > 0) {
+    std::vector<int> my_x, my_z;
+    my_x.reserve(near.size());
+    my_z.reserve(near.size());
+    for (const auto& p : near) {
+      my_x.push_back(p.xrow);
+      my_z.push_back(p.zrow);
+    }
+    const std::vector<int> ux = sorted_unique(comm.all_gather(sorted_unique(my_x)));
+    const std::vector<int> uz = sorted_unique(comm.all_gather(sorted_unique(my_z)));
+    const std::int64_t values =
+        (static_cast<std::int64_t>(ux.size()) + static_cast<std::int64_t>(uz.size())) * x.cols();
+    if (values <= kNearPairRowBudget) {
+      const std::vector<double> xr = gather_rows(x, ux);
+      const std::vector<double> zr = gather_rows(z, uz);
+      const int d = x.cols();
+      std::int64_t coincident = 0;
+      for (const auto& p : near) {
+        const double* a = &xr[static_cast<std::size_t>(index_in(ux, p.xrow)) * d];
+        const double* b = &zr[static_cast<std::size_t>(index_in(uz, p.zrow)) * d];
+        double r2 = 0.0;
+        for (int k = 0; k < d; ++k) {
+          const double diff = a[k] - b[k];
+          r2 += diff * diff;
+        }
+        if (std::sqrt(r2) < kernels::kLaplaceGradientCutoff) ++coincident;
+        out.local(p.li, p.lj) = kernel.value(r2);
+      }
+      stats.near_pairs = total_near;
+      stats.coincident_pairs = comm.sum(coincident);
+    } else {
+      stats.near_pairs_unrecomputed = total_near;
+    }
+  }
+  stats.seconds_elementwise = wall_seconds() - t0;
+  return stats;
+}
+
+void kernel_to_gradient_weights(const kernels::Kernel& kernel, la::DistMatrix<double>& k) {
+  if (kernel.kind == kernels::KernelKind::gaussian) return;  // w = k
+  const int lr = k.local_rows(), lc = k.local_cols();
+  for (int lj = 0; lj < lc; ++lj) {
+    double* col = &k.local(0, lj);
+    for (int li = 0; li < lr; ++li) {
+      const double r2 = kernel.squared_distance_from_value(col[li]);
+      col[li] = kernel.gradient_weight(col[li], r2);
+    }
+  }
+}
+
+}  // namespace deeprfm::krr

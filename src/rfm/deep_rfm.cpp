@@ -1,0 +1,197 @@
+#include <deeprfm/rfm/deep_rfm.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/krr/solver.hpp>
+#include <deeprfm/la/scalapack.hpp>
+#include <deeprfm/rfm/agop.hpp>
+#include <deeprfm/rfm/matrix_sqrt.hpp>
+
+namespace deeprfm::rfm {
+
+void ModelConfig::validate() const {
+  DEEPRFM_CHECK(std::isfinite(kernel.bandwidth) && kernel.bandwidth > 0, input,
+                "--bandwidth must be positive, got " << kernel.bandwidth);
+  DEEPRFM_CHECK(std::isfinite(ridge) && ridge >= 0, input,
+                "--ridge must be a finite number >= 0, got " << ridge);
+  DEEPRFM_CHECK(width > 0, input, "--width must be positive, got " << width);
+  DEEPRFM_CHECK(layers > 0, input, "--layers must be positive, got " << layers);
+  DEEPRFM_CHECK(block > 0, input, "--block-size must be positive, got " << block);
+}
+
+double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
+                                double ranks) {
+  const double wide = std::max(d, width);
+  // Training phase peak: K (n^2) + X, diag(a)X, J (3 n d) + test features (n_t d) + n x C.
+  const double train_peak = n * n + 3.0 * n * d + n_test * d + 4.0 * n * classes;
+  // Feature-map peak: X, X S, X_{l+1} (n (2d + D)) and the same for the test set.
+  const double map_peak = (n + n_test) * (2.0 * d + width);
+  // Test prediction peak: a chunk of the test kernel + features.
+  const double chunk = test_chunk_rows(static_cast<int>(n), static_cast<int>(n_test), 1);
+  const double test_peak = chunk * n + (n + n_test) * wide + n_test * classes;
+  const double distributed = std::max({train_peak, map_peak, test_peak}) / ranks;
+  // Replicated: the AGOP, its square root and eigenvectors, W_l and W_l^T (d x d, d x D),
+  // plus n x C copies of A and W A.
+  const double replicated = 4.0 * d * d + 2.0 * d * width + 3.0 * n * classes + 2.0 * n;
+  return 8.0 * (distributed + replicated);
+}
+
+int test_chunk_rows(int n, int n_test, int block) {
+  if (n_test <= 0) return 0;
+  const int quarter = std::max(block, ((n / 4) / block) * block);
+  return std::min(n_test, quarter);
+}
+
+DeepRfm::DeepRfm(const ModelConfig& config, const grid::ProcessGrid& grid)
+    : config_(config), grid_(grid) {
+  config_.validate();
+}
+
+namespace {
+
+void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, PhaseTimers& out) {
+  for (const auto& name : local.order()) {
+    const auto& r = local.at(name);
+    out.add(name, comm.max(r.seconds), r.flops);
+  }
+}
+
+}  // namespace
+
+LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
+                               const std::vector<int>& labels, int classes,
+                               la::DistMatrix<double>& x_test,
+                               const std::vector<int>& test_labels) {
+  const auto& comm = grid_.full();
+  const int n = x.rows(), d = x.cols(), n_test = x_test.rows(), block = config_.block;
+  const double dn = n, dd = d, dc = classes;
+  const std::string where = "layer " + std::to_string(layer + 1);
+  LayerResult result;
+  result.layer = layer;
+  result.dim_in = d;
+  PhaseTimers timers;
+  const auto& kernel = config_.kernel;
+
+  // 1. Row normalisation and the metrics of X_l.
+  {
+    ScopedPhase phase(timers, "normalize", 3.0 * (dn + n_test) * dd);
+    krr::normalize_rows(x, (where + ", training features").c_str());
+    if (n_test > 0) krr::normalize_rows(x_test, (where + ", test features").c_str());
+  }
+  {
+    ScopedPhase phase(timers, "metrics", 0);
+    result.input = metrics::neural_collapse(x, labels, classes);
+  }
+
+  // 2-3. Kernel matrix and the ridge(less) solve.
+  la::DistMatrix<double> k(grid_, n, n, block);
+  la::DistMatrix<double> a(grid_, n, classes, block);
+  krr::fill_targets(a, labels);
+  {
+    ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+    result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+  }
+  {
+    ScopedPhase phase(timers, "factorization", dn * dn * dn / 3.0);
+    krr::SolveReport report;
+    // The solve: pdpotrf + pdpotrs; timed together with the condition estimate.
+    report = krr::cholesky_solve(k, config_.ridge, a, where);
+    result.rcond = report.rcond;
+  }
+  // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
+  krr::KernelStats rebuilt;
+  {
+    ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+    rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+  }
+  {
+    ScopedPhase phase(timers, "solve", 4.0 * dn * dn * dc);
+    la::DistMatrix<double> y(grid_, n, classes, block);
+    krr::fill_targets(y, labels);
+    result.residual = krr::relative_residual(k, config_.ridge, a, y);
+    la::DistMatrix<double> pred(grid_, n, classes, block);
+    la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
+    result.train_accuracy = metrics::accuracy(pred, labels);
+  }
+  DEEPRFM_AGREE(comm, std::isfinite(result.residual), numerical,
+                where << ": the solve produced non-finite coefficients (residual "
+                      << result.residual << "); rerun with --ridge 1e-3 or larger");
+
+  // 4. AGOP.
+  {
+    ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
+    krr::kernel_to_gradient_weights(kernel, k);
+    result.agop = agop(kernel, k, x, a);
+  }
+  k.reset();  // free n x n before the test kernel
+
+  // Test accuracy of this layer's predictor, in chunks of test rows.
+  if (n_test > 0) {
+    ScopedPhase phase(timers, "test", 2.0 * n_test * dn * (dd + dc));
+    la::DistMatrix<double> pred(grid_, n_test, classes, block);
+    const int chunk = test_chunk_rows(n, n_test, block);
+    for (int r0 = 0; r0 < n_test; r0 += chunk) {
+      const int m = std::min(chunk, n_test - r0);
+      la::DistMatrix<double> kt(grid_, m, n, block);
+      krr::assemble_kernel(kernel, x_test, r0, m, x, false, kt);
+      la::scalapack::gemm('N', 'N', m, classes, n, 1.0, kt, 0, 0, a, 0, 0, 0.0, pred, r0, 0);
+    }
+    result.test_accuracy = metrics::accuracy(pred, test_labels);
+  }
+
+  // 5. S = G^{1/2}.
+  MatrixSqrt s;
+  {
+    ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd);
+    s = symmetric_sqrt(result.agop, d, comm);
+  }
+  result.agop_eigenvalues = s.eigenvalues;
+  result.clipped_eigenvalues = s.clipped;
+
+  // 6. X S (stage 2), then ReLU(X S W^T) (stage 3).
+  const int width = config_.width;
+  const std::vector<double> w =
+      random_feature_matrix(width, d, config_.seed, layer, config_.feature_init);
+  auto project_and_map = [&](la::DistMatrix<double>& features, bool measure) {
+    la::DistMatrix<double> xs(grid_, features.rows(), d, block);
+    {
+      ScopedPhase phase(timers, "feature_map", 2.0 * features.rows() * dd * (dd + width));
+      multiply_replicated(features, s.sqrt, d, xs);
+    }
+    if (measure) {
+      ScopedPhase phase(timers, "metrics", 0);
+      result.projected = metrics::neural_collapse(xs, labels, classes);
+    }
+    la::DistMatrix<double> mapped(grid_, features.rows(), width, block);
+    {
+      ScopedPhase phase(timers, "feature_map", 0);
+      apply_random_features(xs, w, width, mapped);
+    }
+    features = std::move(mapped);
+    if (measure) {
+      ScopedPhase phase(timers, "metrics", 0);
+      result.mapped = metrics::neural_collapse(features, labels, classes);
+    }
+  };
+  project_and_map(x, true);
+  if (n_test > 0) project_and_map(x_test, false);
+
+  // 7. Guard against NaN/Inf in the next layer's features (all ranks agree).
+  bool finite = true;
+  for (int lj = 0; lj < x.local_cols() && finite; ++lj)
+    for (int li = 0; li < x.local_rows(); ++li)
+      if (!std::isfinite(x.local(li, lj))) {
+        finite = false;
+        break;
+      }
+  DEEPRFM_AGREE(comm, finite, numerical,
+                where << ": the features after the random feature map are not finite");
+
+  (void)rebuilt;
+  reduce_timers(timers, comm, result.timers);
+  return result;
+}
+
+}  // namespace deeprfm::rfm

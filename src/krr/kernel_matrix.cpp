@@ -142,20 +142,32 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
         }
         if (std::sqrt(r2) < kernels::kLaplaceGradientCutoff) ++coincident;
         out.local(p.li, p.lj) = kernel.value(r2);
+        stats.local_near_pairs.push_back({p.li, p.lj, r2});
       }
       stats.near_pairs = total_near;
       stats.coincident_pairs = comm.sum(coincident);
     } else {
       stats.near_pairs_unrecomputed = total_near;
+      // Over budget: these pairs keep the Gram-expanded distance (reported, never hidden).
+      for (const auto& p : near) {
+        const double k = out.local(p.li, p.lj);
+        stats.local_near_pairs.push_back({p.li, p.lj, kernel.squared_distance_from_value(k)});
+      }
     }
   }
   stats.seconds_elementwise = wall_seconds() - t0;
   return stats;
 }
 
-void kernel_to_gradient_weights(const kernels::Kernel& kernel, la::DistMatrix<double>& k) {
+void kernel_to_gradient_weights(const kernels::Kernel& kernel, const KernelStats& stats,
+                                la::DistMatrix<double>& k) {
   if (kernel.kind == kernels::KernelKind::gaussian) return;  // w = k
   const int lr = k.local_rows(), lc = k.local_cols();
+  // Near pairs first (their exact distance), remembered before the sweep overwrites k.
+  std::vector<double> near_weights;
+  near_weights.reserve(stats.local_near_pairs.size());
+  for (const auto& p : stats.local_near_pairs)
+    near_weights.push_back(kernel.gradient_weight(k.local(p.li, p.lj), p.r2));
   for (int lj = 0; lj < lc; ++lj) {
     double* col = &k.local(0, lj);
     for (int li = 0; li < lr; ++li) {
@@ -163,6 +175,8 @@ void kernel_to_gradient_weights(const kernels::Kernel& kernel, la::DistMatrix<do
       col[li] = kernel.gradient_weight(col[li], r2);
     }
   }
+  for (std::size_t q = 0; q < near_weights.size(); ++q)
+    k.local(stats.local_near_pairs[q].li, stats.local_near_pairs[q].lj) = near_weights[q];
 }
 
 }  // namespace deeprfm::krr

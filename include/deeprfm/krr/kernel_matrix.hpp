@@ -18,13 +18,21 @@ inline constexpr double kNearPairRelativeTolerance = 1e-6;
 /// How many row values (rows x d) may be replicated on every rank to recompute near pairs.
 inline constexpr std::int64_t kNearPairRowBudget = std::int64_t(8) << 20;  // 64 MiB of doubles
 
-/// What the assembly found, summed over all ranks.
+/// A near pair held by this rank: local position in the kernel matrix and its squared
+/// distance as recomputed from differences.
+struct LocalNearPair {
+  int li, lj;
+  double r2;
+};
+
+/// What the assembly found: counts summed over all ranks, and this rank's near pairs.
 struct KernelStats {
   std::int64_t near_pairs = 0;              ///< pairs recomputed from differences
   std::int64_t near_pairs_unrecomputed = 0; ///< near pairs left at Gram accuracy (over budget)
   std::int64_t coincident_pairs = 0;        ///< off-diagonal pairs at distance < 1e-10
   double seconds_gram = 0;
   double seconds_elementwise = 0;
+  std::vector<LocalNearPair> local_near_pairs;  ///< this rank's (not summed)
 };
 
 /// Squared Euclidean norm of every row of x, replicated (length x.rows()). Collective.
@@ -44,8 +52,11 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
                             la::DistMatrix<double>& out);
 
 /// Replace a kernel matrix in place by its AGOP gradient weights w(r_ij) (SPEC §2.4): k/r for
-/// Laplace (0 for r < 1e-10 and on the diagonal), k for Gaussian. Local.
-void kernel_to_gradient_weights(const kernels::Kernel& kernel, la::DistMatrix<double>& k);
+/// Laplace (0 for r < 1e-10 and on the diagonal), k for Gaussian. r is recovered from k
+/// (relative error s eps / r, at most ~1e-12 outside near pairs), except for the near pairs
+/// of `stats` (from the assembly of this very matrix), whose exact r2 is used. Local.
+void kernel_to_gradient_weights(const kernels::Kernel& kernel, const KernelStats& stats,
+                                la::DistMatrix<double>& k);
 
 /// The rows `rows` (sorted, unique global indices) of x, replicated on every rank as a
 /// row-major rows.size() x x.cols() array. Collective.

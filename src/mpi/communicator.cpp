@@ -142,9 +142,14 @@ std::vector<int> Communicator::all_gather(const std::vector<int>& local) const {
 }
 
 void Communicator::agree(std::exception_ptr local_failure) const {
-  int my_first = local_failure ? rank_ : size_;
-  int first = size_;
-  check_mpi(MPI_Allreduce(&my_first, &first, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+  // One reduction gives both the first failing rank and how many failed.
+  int mine[2] = {local_failure ? -rank_ : -size_, local_failure ? 1 : 0};
+  int agreed[2] = {0, 0};
+  MPI_Op op_first = MPI_MAX;  // max of -rank = min rank
+  check_mpi(MPI_Allreduce(&mine[0], &agreed[0], 1, MPI_INT, op_first, comm_), "MPI_Allreduce");
+  check_mpi(MPI_Allreduce(&mine[1], &agreed[1], 1, MPI_INT, MPI_SUM, comm_), "MPI_Allreduce");
+  const int first = -agreed[0];
+  const int failed = agreed[1];
   if (first == size_) return;  // nobody failed
 
   std::string message;
@@ -176,7 +181,10 @@ void Communicator::agree(std::exception_ptr local_failure) const {
   static thread_local std::string agreed_file;
   agreed_file = file;
   const bool already_agreed = message.rfind("rank ", 0) == 0;
-  std::string prefix = (size_ > 1 && !already_agreed) ? "rank " + std::to_string(first) + ": " : "";
+  // Name the rank only when it matters: when some ranks failed and others did not.
+  std::string prefix = (size_ > 1 && failed < size_ && !already_agreed)
+                           ? "rank " + std::to_string(first) + ": "
+                           : "";
   throw Error(static_cast<ErrorKind>(header[0]), prefix + message, agreed_file.c_str(), header[1],
               /*agreed=*/true);
 }

@@ -1,0 +1,115 @@
+#include <deeprfm/data/hdf5_input.hpp>
+
+#include <climits>
+#include <sstream>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/io/hdf5.hpp>
+
+namespace deeprfm::data {
+
+namespace {
+
+std::string shape_str(const std::vector<hsize_t>& dims) {
+  std::ostringstream s;
+  s << "(";
+  for (std::size_t i = 0; i < dims.size(); ++i) s << (i ? ", " : "") << dims[i];
+  s << (dims.size() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+/// Every value computed below comes from collective, agreed reads of the same metadata, so it is
+/// identical on every rank; the checks are still agreed so that no rank can be left behind.
+class Hdf5Source final : public SampleSource {
+ public:
+  Hdf5Source(const std::string& path, const std::string& x_name, const std::string& y_name,
+             const mpi::Communicator& comm)
+      : file_(path, io::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
+    check_dataset(x_name_, "samples (X)");
+    check_dataset(y_name_, "labels (y)");
+
+    const auto x_dims = file_.dims(x_name_);
+    const auto y_dims = file_.dims(y_name_);
+    const auto x_class = file_.type_class(x_name_);
+    const auto y_class = file_.type_class(y_name_);
+    std::int64_t d = 1;
+    for (std::size_t k = 1; k < x_dims.size(); ++k) d *= static_cast<std::int64_t>(x_dims[k]);
+    DEEPRFM_AGREE(comm, x_dims.size() >= 2, input,
+                  "HDF5 dataset '" << x_name_ << "' in " << path << " has shape "
+                                   << shape_str(x_dims)
+                                   << "; expected samples x features (2 or more dimensions)");
+    DEEPRFM_AGREE(comm, x_class == H5T_INTEGER || x_class == H5T_FLOAT, input,
+                  "HDF5 dataset '" << x_name_ << "' in " << path
+                                   << " is not numeric (need an integer or float type)");
+    DEEPRFM_AGREE(comm, y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1), input,
+                  "HDF5 dataset '" << y_name_ << "' in " << path << " has shape "
+                                   << shape_str(y_dims) << "; expected labels of shape (n,) or (n, 1)");
+    DEEPRFM_AGREE(comm, y_class == H5T_INTEGER, input,
+                  "HDF5 dataset '" << y_name_ << "' in " << path
+                                   << " must hold integer class labels");
+    DEEPRFM_AGREE(comm, x_dims[0] == y_dims[0], input,
+                  "HDF5 file " << path << ": '" << x_name_ << "' has " << x_dims[0]
+                               << " samples but '" << y_name_ << "' has " << y_dims[0]
+                               << " labels");
+    DEEPRFM_AGREE(comm, x_dims[0] > 0, input,
+                  "HDF5 dataset '" << x_name_ << "' in " << path << " holds no samples");
+    DEEPRFM_AGREE(comm, d > 0 && d <= INT_MAX, input,
+                  "HDF5 dataset '" << x_name_ << "' in " << path << " has " << d
+                                   << " features per sample; need 1 to " << INT_MAX);
+    size_ = static_cast<std::int64_t>(x_dims[0]);
+    dim_ = static_cast<int>(d);
+
+    const auto raw = file_.read_all_int64(y_name_);
+    std::int64_t bad_index = -1;
+    for (std::size_t i = 0; i < raw.size() && bad_index < 0; ++i)
+      if (raw[i] < 0 || raw[i] > INT_MAX) bad_index = static_cast<std::int64_t>(i);
+    DEEPRFM_AGREE(comm, bad_index < 0, input,
+                  "HDF5 dataset '" << y_name_ << "' in " << path << ": label "
+                                   << (bad_index >= 0 ? raw[bad_index] : 0) << " of sample "
+                                   << bad_index << " is not a class index >= 0");
+    labels_.assign(raw.begin(), raw.end());
+  }
+
+  std::int64_t size() const override { return size_; }
+  int dim() const override { return dim_; }
+  const std::vector<int>& labels() const override { return labels_; }
+  void read_rows(std::int64_t first, std::int64_t count, double* out) override {
+    file_.read_rows(x_name_, first, count, out);
+  }
+  bool collective_reads() const override { return true; }
+  std::string describe() const override {
+    return "HDF5 " + file_.path() + " (X='" + x_name_ + "', y='" + y_name_ + "')";
+  }
+
+ private:
+  /// Error(input) on every rank unless `name` is a dataset; lists what the root holds.
+  void check_dataset(const std::string& name, const char* role) {
+    if (file_.is_dataset(name)) return;
+    const bool present = file_.exists(name);
+    std::string names;
+    for (const auto& n : file_.list("/")) names += (names.empty() ? "" : ", ") + n;
+    DEEPRFM_AGREE(file_.comm(), false, input,
+                  "HDF5 file " << file_.path() << ": " << role << " dataset '" << name << "' "
+                               << (present ? "is not a dataset" : "not found")
+                               << "; the root group holds: "
+                               << (names.empty() ? "(nothing)" : names)
+                               << " (choose with --x-name / --y-name)");
+  }
+
+  io::File file_;
+  std::string x_name_;
+  std::string y_name_;
+  std::int64_t size_ = 0;
+  int dim_ = 0;
+  std::vector<int> labels_;
+};
+
+}  // namespace
+
+std::unique_ptr<SampleSource> open_hdf5_source(const std::string& path, const std::string& x_name,
+                                               const std::string& y_name,
+                                               const mpi::Communicator& comm) {
+  return std::make_unique<Hdf5Source>(path, x_name, y_name, comm);
+}
+
+}  // namespace deeprfm::data

@@ -1,0 +1,4 @@
+deeprfm_add_test(NAME test_io_hdf5 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_io_hdf5.cpp
+                 RANKS 1 2 4 LABELS io)
+deeprfm_add_test(NAME test_data_hdf5_input SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_data_hdf5_input.cpp
+                 RANKS 1 2 4 LABELS io)

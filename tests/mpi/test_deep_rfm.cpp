@@ -1,0 +1,139 @@
+// Whole multi-layer Deep RFM runs: the same metrics and features (relative 1e-10) on every
+// grid shape and block size as on a single rank, and an end-to-end run on real Fashion-MNIST
+// that shows the collapse forming at the X S stage.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include <deeprfm/data/dataset.hpp>
+#include <deeprfm/rfm/deep_rfm.hpp>
+
+#include "test_helpers.hpp"
+
+using namespace deeprfm;
+
+namespace {
+
+struct RunOutput {
+  std::vector<rfm::LayerResult> layers;
+  std::vector<double> features;       // final training features, replicated
+  std::vector<double> test_features;  // final test features, replicated
+};
+
+RunOutput run_deep_rfm(const mpi::Communicator& comm, grid::GridShape shape, int block,
+                       const data::DataOptions& data_options, rfm::ModelConfig model) {
+  grid::ProcessGrid grid(comm, shape);
+  model.block = block;
+  auto data = data::load_train_test(data_options, grid, block);
+  rfm::DeepRfm deep(model, grid);
+  RunOutput out;
+  for (int l = 0; l < model.layers; ++l)
+    out.layers.push_back(deep.run_layer(l, data.train.x, data.train.labels, data.train.classes,
+                                        data.test.x, data.test.labels));
+  out.features = la::replicate(data.train.x);
+  out.test_features = la::replicate(data.test.x);
+  return out;
+}
+
+double rel_diff(double a, double b) {
+  const double scale = std::max(std::abs(a), std::abs(b));
+  return scale == 0 ? 0.0 : std::abs(a - b) / scale;
+}
+
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return scale == 0 ? m : m / scale;
+}
+
+double worst_metric_diff(const RunOutput& a, const RunOutput& b) {
+  double worst = 0;
+  for (std::size_t l = 0; l < a.layers.size(); ++l) {
+    const auto &x = a.layers[l], &y = b.layers[l];
+    for (auto [p, q] : {std::pair{&x.input, &y.input}, std::pair{&x.projected, &y.projected},
+                        std::pair{&x.mapped, &y.mapped}}) {
+      worst = std::max({worst, rel_diff(p->nc1, q->nc1), rel_diff(p->nc1_pinv, q->nc1_pinv),
+                        rel_diff(p->nc2_etf, q->nc2_etf), rel_diff(p->nc2_orth, q->nc2_orth)});
+    }
+    worst = std::max({worst, rel_diff(x.train_accuracy, y.train_accuracy),
+                      rel_diff(x.test_accuracy, y.test_accuracy),
+                      max_rel_diff(x.agop, y.agop)});
+  }
+  return worst;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size) {
+  auto world = mpi::Communicator::world();
+  data::DataOptions data_options;
+  data_options.kind = "synthetic";
+  data_options.n = 150;
+  data_options.n_test = 45;
+  data_options.dim = 20;
+  data_options.classes = 3;
+  data_options.separation = 0.7;
+  rfm::ModelConfig model;
+  model.layers = 3;
+  model.width = 40;
+  model.seed = 5;
+
+  // Reference: every rank runs the whole thing alone on a 1x1 grid.
+  const auto self = world.split(world.rank(), 0);
+  const RunOutput reference = run_deep_rfm(self, {1, 1}, 32, data_options, model);
+  BOOST_REQUIRE_EQUAL(reference.layers.size(), 3u);
+  for (auto shape : test::all_grid_shapes()) {
+    for (int block : {4, 7, 64}) {
+      const RunOutput run = run_deep_rfm(world, shape, block, data_options, model);
+      const double metrics = worst_metric_diff(run, reference);
+      const double features = max_rel_diff(run.features, reference.features);
+      const double test_features = max_rel_diff(run.test_features, reference.test_features);
+      BOOST_TEST_MESSAGE("grid " << shape.str() << " block " << block << ": metrics " << metrics
+                                 << " features " << features << " test " << test_features);
+      DEEPRFM_CHECK_ALL(metrics < 1e-10);
+      DEEPRFM_CHECK_ALL(features < 1e-10);
+      DEEPRFM_CHECK_ALL(test_features < 1e-10);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {
+  const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    return;
+  }
+  auto world = mpi::Communicator::world();
+  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  data::DataOptions data_options;  // fashion-mnist from the default folder
+  data_options.n = 300;
+  data_options.n_test = 200;
+  rfm::ModelConfig model;
+  model.layers = 4;
+  model.width = 256;
+  model.block = 32;
+  auto data = data::load_train_test(data_options, grid, model.block);
+  BOOST_REQUIRE_EQUAL(data.train.dim(), 784);
+  rfm::DeepRfm deep(model, grid);
+  std::vector<rfm::LayerResult> layers;
+  for (int l = 0; l < model.layers; ++l)
+    layers.push_back(deep.run_layer(l, data.train.x, data.train.labels, data.train.classes,
+                                    data.test.x, data.test.labels));
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const auto& r = layers[l];
+    BOOST_TEST_MESSAGE("layer " << l + 1 << " NC1 " << r.input.nc1 << " -> XS "
+                                << r.projected.nc1 << " -> ReLU " << r.mapped.nc1 << ", test "
+                                << r.test_accuracy);
+    // The AGOP projection is what lowers NC1 within the layer...
+    BOOST_CHECK_LT(r.projected.nc1, 0.8 * r.input.nc1);
+    // ...and the ridgeless predictor interpolates its training data.
+    BOOST_CHECK_LT(r.residual, 1e-8);
+    BOOST_CHECK_GT(r.test_accuracy, 0.6);
+    if (l > 0) BOOST_CHECK_LT(r.projected.nc1, layers[l - 1].projected.nc1);
+  }
+  BOOST_CHECK_LT(layers.back().projected.nc1, 0.5 * layers.front().projected.nc1);
+}

@@ -1,6 +1,7 @@
 #pragma once
 /// Data: sample sources (file formats, synthetic), selection, preprocessing (SPEC §1) and the
 /// block-cyclic distributed data set that the rest of the program uses.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ struct DataOptions {
   std::uint64_t seed = 1;              ///< synthetic: generator seed
   bool test_own_statistics = false;    ///< standardise the test set with its own statistics
                                        ///< (mimics the authors' code; default: train statistics)
+  std::string train_labels_file;       ///< npy: labels of train_file ("" = derived from the X
+                                       ///< file name, see data/npy.hpp: train_X.npy -> train_y.npy)
+  std::string test_labels_file;        ///< npy: labels of test_file ("" = derived likewise)
 };
 
 /// One labelled collection of samples in a file or generator, read by row ranges.
@@ -85,6 +89,43 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm);
 /// samples, or a label is outside [0, classes). Local (pure).
 std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
                                                 std::int64_t n);
+
+/// Per-feature statistics of a data set (SPEC §1).
+struct FeatureStatistics {
+  std::vector<double> mean;  ///< (d)
+  std::vector<double> std;   ///< (d), n-1 denominator; exactly 0 for a constant feature
+};
+
+/// Mean and standard deviation (n-1 denominator) of every column of `x`, two-pass in double; a
+/// column whose minimum equals its maximum gets exactly its value as mean and std 0. With fewer
+/// than two rows every std is 0. Collective over x.grid().full().
+FeatureStatistics compute_feature_statistics(const la::DistMatrix<double>& x);
+
+/// x_ij <- (x_ij - mean_j) / std_j, and x_ij <- 0 where std_j == 0. Local.
+void standardise(la::DistMatrix<double>& x, const FeatureStatistics& statistics);
+
+/// Read budget per rank and round of read_distributed (bytes of decoded doubles).
+inline constexpr std::size_t kDefaultReadChunkBytes = std::size_t(16) << 20;
+
+/// Read the samples `selection` of `source` into a new block-cyclic selection.size() x dim()
+/// matrix on `grid` (row i = sample selection[i]; block x block blocks). The selected indices
+/// are sorted and split evenly across ranks in source order; each rank reads its share in
+/// windows of at most `chunk_bytes` of decoded data (contiguous source ranges, small gaps read
+/// through), and every window round ends with one MPI_Alltoallv that sends each row's pieces to
+/// the ranks owning that row and each column block. Per-rank memory: the local part of the
+/// result, O(chunk_bytes) of buffers and O(n) replicated indices. NaN or Inf values are rejected with Error(input) naming
+/// `set_name` and the first bad sample (source index). Collective over grid.full(); every
+/// failure (I/O, bad values) is agreed across ranks.
+la::DistMatrix<double> read_distributed(SampleSource& source,
+                                        const std::vector<std::int64_t>& selection,
+                                        const grid::ProcessGrid& grid, int block,
+                                        const std::string& set_name,
+                                        std::size_t chunk_bytes = kDefaultReadChunkBytes);
+
+/// The number of classes load_train_test uses: options.classes when positive, else 10 for
+/// fashion-mnist / mnist / cifar10 / synthetic, else (npy, hdf5) the largest training label + 1.
+/// Local (pure).
+int resolve_classes(const DataOptions& options, const SampleSource& train);
 
 /// Load, select, distribute and preprocess (SPEC §1: standardisation with training
 /// statistics; NaN/Inf rejected) both sets onto `grid` with the given block size.

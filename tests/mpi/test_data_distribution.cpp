@@ -1,0 +1,486 @@
+// load_train_test / read_distributed on every grid shape of the world: every element of the
+// distributed, standardised data set against a serial computation; rank-count invariance of the
+// synthetic generator; test-set standardisation with training or own statistics; agreed errors
+// (bad values, bad files, a read failing on one rank only) that never leave a rank waiting; and
+// ~300 real Fashion-MNIST points when the files are installed.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/data/dataset.hpp>
+#include <deeprfm/data/idx.hpp>
+#include <deeprfm/data/npy.hpp>
+#include <deeprfm/data/synthetic.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+
+#include "../unit/test_data_fixtures.hpp"
+#include "test_helpers.hpp"
+
+using namespace deeprfm;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = DEEPRFM_TEST_DATA_DIR;
+
+/// A shared temporary folder, removed at the end (rank 0, after everyone is done).
+struct SharedTempDir {
+  fs::path path;
+  SharedTempDir() : path(test::shared_temp_dir("data-mpi")) {}
+  ~SharedTempDir() {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (test::world_rank() == 0) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  }
+};
+
+/// The serial reference: selected rows of `source`, standardised with `stats_from` rows'
+/// statistics (two-pass, n-1 denominator, constant features -> 0). Row-major.
+struct Reference {
+  std::vector<double> values;
+  std::vector<double> mean, std;
+};
+
+std::vector<double> read_selected(data::SampleSource& s, const std::vector<std::int64_t>& sel) {
+  const int d = s.dim();
+  std::vector<double> out(sel.size() * static_cast<std::size_t>(d));
+  for (std::size_t i = 0; i < sel.size(); ++i) s.read_rows(sel[i], 1, out.data() + i * d);
+  return out;
+}
+
+void statistics_of(const std::vector<double>& x, int d, std::vector<double>& mean,
+                   std::vector<double>& sd) {
+  const std::size_t n = x.size() / static_cast<std::size_t>(d);
+  mean.assign(static_cast<std::size_t>(d), 0.0);
+  sd.assign(static_cast<std::size_t>(d), 0.0);
+  for (int j = 0; j < d; ++j) {
+    double s = 0, lo = INFINITY, hi = -INFINITY;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = x[i * d + j];
+      s += v;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    mean[j] = lo == hi ? lo : s / n;
+    double ss = 0;
+    for (std::size_t i = 0; i < n; ++i) ss += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
+    sd[j] = (n >= 2 && lo != hi) ? std::sqrt(ss / (n - 1)) : 0.0;
+  }
+}
+
+std::vector<double> standardised(std::vector<double> x, int d, const std::vector<double>& mean,
+                                 const std::vector<double>& sd) {
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    const std::size_t j = k % static_cast<std::size_t>(d);
+    x[k] = sd[j] == 0 ? 0.0 : (x[k] - mean[j]) / sd[j];
+  }
+  return x;
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double m = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) m = std::max(m, std::abs(a[k] - b[k]));
+  return m;
+}
+
+/// The message of the Error(input) thrown on this rank ("" if none).
+std::string input_error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.kind() == ErrorKind::input ? std::string(e.what())
+                                        : "<wrong kind> " + std::string(e.what());
+  }
+  return "";
+}
+
+/// Every rank threw an input error containing `fragment`, and all messages are equal.
+void check_agreed_input_error(const std::string& message, const std::string& fragment) {
+  const bool here = !message.empty() && message.find(fragment) != std::string::npos;
+  // Same message everywhere: compare lengths and a hash.
+  const double h = static_cast<double>(std::hash<std::string>{}(message) % 1000003);
+  const bool same = test::max_over_ranks(h) == -test::max_over_ranks(-h);
+  BOOST_CHECK_MESSAGE(test::all_ranks(here && same), "expected an agreed input error with \""
+                                                         << fragment << "\", got \"" << message
+                                                         << "\"");
+}
+
+/// Check one Dataset of load_train_test against the serial reference.
+void check_dataset(const data::Dataset& set, const std::vector<std::int64_t>& selection,
+                   const std::vector<int>& source_labels, const std::vector<double>& expected,
+                   int d, const std::string& what) {
+  const auto got = la::replicate(set.x);
+  const double tol = 64.0 * std::max<std::size_t>(selection.size(), 1) * test::kEps;
+  const double err = max_abs_diff(got, expected);
+  BOOST_CHECK_MESSAGE(test::all_ranks(err <= tol), what << ": max error " << err << " > " << tol);
+  DEEPRFM_CHECK_ALL(set.n() == static_cast<int>(selection.size()) && set.dim() == d);
+  DEEPRFM_CHECK_ALL(set.source_index == selection);
+  bool labels_ok =
+      set.labels.size() == selection.size() && std::is_sorted(set.labels.begin(), set.labels.end());
+  for (std::size_t i = 0; labels_ok && i < selection.size(); ++i)
+    labels_ok = set.labels[i] == source_labels[static_cast<std::size_t>(selection[i])];
+  DEEPRFM_CHECK_ALL(labels_ok);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_CASE(synthetic_set_matches_serial_standardisation_on_every_grid) {
+  auto world = mpi::Communicator::world();
+  data::DataOptions o;
+  o.kind = "synthetic";
+  o.dim = 11;
+  o.classes = 3;
+  o.separation = 1.5;
+  o.seed = 2024;
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    for (int block : {1, 3, 8}) {
+      for (std::int64_t n : {2, 37, 64}) {
+        o.n = n;
+        o.n_test = 13;
+        const auto tt = data::load_train_test(o, grid, block);
+        // Serial reference.
+        data::SyntheticSource train(n, o.dim, o.classes, o.separation, o.seed,
+                                    data::SyntheticStream::train);
+        data::SyntheticSource test_src(13, o.dim, o.classes, o.separation, o.seed,
+                                       data::SyntheticStream::test);
+        const auto sel = data::select_class_balanced(train.labels(), o.classes, 0);
+        const auto test_sel = data::select_class_balanced(test_src.labels(), o.classes, 0);
+        const auto raw = read_selected(train, sel);
+        std::vector<double> mean, sd;
+        statistics_of(raw, o.dim, mean, sd);
+        const std::string what =
+            "synthetic " + shape.str() + " nb=" + std::to_string(block) + " n=" + std::to_string(n);
+        check_dataset(tt.train, sel, train.labels(), standardised(raw, o.dim, mean, sd), o.dim,
+                      what);
+        check_dataset(tt.test, test_sel, test_src.labels(),
+                      standardised(read_selected(test_src, test_sel), o.dim, mean, sd), o.dim,
+                      what + " test");
+        DEEPRFM_CHECK_ALL(max_abs_diff(tt.feature_mean, mean) <= 16 * n * test::kEps &&
+                          max_abs_diff(tt.feature_std, sd) <= 16 * n * test::kEps);
+        DEEPRFM_CHECK_ALL(tt.train.classes == 3 && tt.test.classes == 3);
+        DEEPRFM_CHECK_ALL(!tt.description.empty());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(synthetic_generation_does_not_depend_on_rank_count) {
+  // The distributed matrix equals, bit for bit, what one process generates alone; and a run on
+  // a sub-communicator of one rank gives the same bits as the whole world.
+  auto world = mpi::Communicator::world();
+  const int n = 41, d = 9;
+  data::SyntheticSource serial(n, d, 4, 1.0, 99, data::SyntheticStream::train);
+  std::vector<double> expected(static_cast<std::size_t>(n) * d);
+  serial.read_rows(0, n, expected.data());
+  std::vector<std::int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    data::SyntheticSource s(n, d, 4, 1.0, 99, data::SyntheticStream::train);
+    const auto x = data::read_distributed(s, all, grid, 4, "training", 3 * d * sizeof(double));
+    DEEPRFM_CHECK_ALL(la::replicate(x) == expected);
+  }
+  auto self = world.split(world.rank(), 0);
+  grid::ProcessGrid one(self, {1, 1});
+  data::DataOptions o;
+  o.kind = "synthetic";
+  o.n = 30;
+  o.dim = 5;
+  o.n_test = -1;
+  const auto alone = la::replicate(data::load_train_test(o, one, 4).train.x);
+  grid::ProcessGrid everyone(world, grid::most_square_shape(world.size()));
+  const auto together = la::replicate(data::load_train_test(o, everyone, 4).train.x);
+  // Standardisation sums in a rank-dependent order: equal to round-off.
+  DEEPRFM_CHECK_ALL(max_abs_diff(alone, together) <= 16 * 30 * test::kEps);
+}
+
+BOOST_AUTO_TEST_CASE(scattered_selection_with_tiny_read_chunks) {
+  // A selection with gaps larger and smaller than the read-through limit, duplicates excluded,
+  // read with windows of 1..5 rows: many rounds, ranks with different round counts.
+  auto world = mpi::Communicator::world();
+  const int n = 300, d = 6;
+  data::SyntheticSource s(n, d, 5, 1.0, 3, data::SyntheticStream::train);
+  std::vector<std::int64_t> sel;
+  for (std::int64_t i = 0; i < n; ++i)
+    if ((i * 7919) % 11 < 3 || (i > 200 && i < 230)) sel.push_back(i);
+  std::reverse(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(sel.size() / 2));
+  const auto expected = read_selected(s, sel);
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    for (std::size_t chunk_rows : {1, 2, 5, 1000}) {
+      const auto x =
+          data::read_distributed(s, sel, grid, 2, "training", chunk_rows * d * sizeof(double));
+      DEEPRFM_CHECK_ALL(la::replicate(x) == expected);
+    }
+    // An empty selection gives an empty matrix everywhere.
+    const auto empty = data::read_distributed(s, {}, grid, 2, "training");
+    DEEPRFM_CHECK_ALL(empty.rows() == 0 && empty.cols() == d);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(test_set_with_training_or_own_statistics) {
+  auto world = mpi::Communicator::world();
+  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  data::DataOptions o;
+  o.kind = "synthetic";
+  o.n = 40;
+  o.n_test = 25;
+  o.dim = 7;
+  o.classes = 5;
+  o.separation = 2.0;
+  data::SyntheticSource train(40, 7, 5, 2.0, o.seed, data::SyntheticStream::train);
+  data::SyntheticSource test_src(25, 7, 5, 2.0, o.seed, data::SyntheticStream::test);
+  const auto sel = data::select_class_balanced(train.labels(), 5, 0);
+  const auto test_sel = data::select_class_balanced(test_src.labels(), 5, 0);
+  std::vector<double> tr_mean, tr_sd, te_mean, te_sd;
+  statistics_of(read_selected(train, sel), 7, tr_mean, tr_sd);
+  const auto test_raw = read_selected(test_src, test_sel);
+  statistics_of(test_raw, 7, te_mean, te_sd);
+
+  const auto by_train = data::load_train_test(o, grid, 3);
+  check_dataset(by_train.test, test_sel, test_src.labels(),
+                standardised(test_raw, 7, tr_mean, tr_sd), 7, "test with training statistics");
+  o.test_own_statistics = true;
+  const auto by_own = data::load_train_test(o, grid, 3);
+  check_dataset(by_own.test, test_sel, test_src.labels(), standardised(test_raw, 7, te_mean, te_sd),
+                7, "test with its own statistics");
+  // Its own statistics make every test column mean 0 and std 1; the reported statistics stay
+  // the training ones.
+  std::vector<double> m, sd;
+  statistics_of(la::replicate(by_own.test.x), 7, m, sd);
+  bool unit = true;
+  for (int j = 0; j < 7; ++j) unit = unit && std::abs(m[j]) < 1e-12 && std::abs(sd[j] - 1) < 1e-12;
+  DEEPRFM_CHECK_ALL(unit);
+  DEEPRFM_CHECK_ALL(max_abs_diff(by_own.feature_mean, tr_mean) <= 1e-13);
+  DEEPRFM_CHECK_ALL(by_own.description.find("its own statistics") != std::string::npos);
+  // n_test = -1: no test set.
+  o.n_test = -1;
+  const auto none = data::load_train_test(o, grid, 3);
+  DEEPRFM_CHECK_ALL(none.test.n() == 0 && none.train.n() == 40);
+}
+
+BOOST_AUTO_TEST_CASE(idx_fixture_through_load_train_test_on_every_grid) {
+  auto world = mpi::Communicator::world();
+  data::DataOptions o;
+  o.kind = "mnist";
+  o.data_dir = (kFixtures / "idx-tiny").string();
+  o.classes = 3;
+  const auto train = data::open_idx_source(o.data_dir, true);
+  const auto test_src = data::open_idx_source(o.data_dir, false);
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    for (std::int64_t n : {0, 7}) {
+      o.n = n;
+      o.n_test = n == 0 ? 0 : 4;
+      const auto tt = data::load_train_test(o, grid, 2);
+      const auto sel = data::select_class_balanced(train->labels(), 3, n);
+      const auto test_sel = data::select_class_balanced(test_src->labels(), 3, o.n_test);
+      const auto raw = read_selected(*train, sel);
+      std::vector<double> mean, sd;
+      statistics_of(raw, 12, mean, sd);
+      check_dataset(tt.train, sel, train->labels(), standardised(raw, 12, mean, sd), 12,
+                    "idx train " + shape.str());
+      check_dataset(tt.test, test_sel, test_src->labels(),
+                    standardised(read_selected(*test_src, test_sel), 12, mean, sd), 12,
+                    "idx test " + shape.str());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(npy_with_constant_feature_and_non_finite_values) {
+  auto world = mpi::Communicator::world();
+  SharedTempDir tmp;
+  const int n = 30, d = 4;
+  std::vector<float> x(static_cast<std::size_t>(n) * d);
+  std::vector<std::int32_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[static_cast<std::size_t>(i)] = (i * 5) % 3;
+    for (int j = 0; j < d; ++j)
+      x[static_cast<std::size_t>(i * d + j)] =
+          j == 2 ? 0.1f : static_cast<float>(std::sin(i * 1.3 + j));
+  }
+  if (test::world_rank() == 0) {
+    test::write_npy_array(tmp.path / "train_X.npy", "<f4", {n, d}, x);
+    test::write_npy_array(tmp.path / "train_y.npy", "<i4", {n}, y);
+    test::write_npy_array(tmp.path / "test_X.npy", "<f4", {n, d}, x);
+    test::write_npy_array(tmp.path / "labels.npy", "<i4", {n}, y);
+    auto bad = x;
+    bad[static_cast<std::size_t>(17 * d + 1)] = NAN;
+    bad[static_cast<std::size_t>(23 * d + 3)] = INFINITY;
+    test::write_npy_array(tmp.path / "nan_X.npy", "<f4", {n, d}, bad);
+    test::write_npy_array(tmp.path / "nan_y.npy", "<i4", {n}, y);
+    std::vector<float> wide(static_cast<std::size_t>(n) * (d + 1), 0.5f);
+    test::write_npy_array(tmp.path / "wide_X.npy", "<f4", {n, d + 1}, wide);
+    test::write_npy_array(tmp.path / "wide_y.npy", "<i4", {n}, y);
+    test::write_npy_array(tmp.path / "short_y.npy", "<i4", {n - 1},
+                          std::vector<std::int32_t>(y.begin(), y.end() - 1));
+    test::write_npy_array(tmp.path / "big_y.npy", "<i4", {n}, std::vector<std::int32_t>(n, 7));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  data::DataOptions o;
+  o.kind = "npy";
+  o.train_file = (tmp.path / "train_X.npy").string();
+  o.test_file = (tmp.path / "test_X.npy").string();
+  o.test_labels_file = (tmp.path / "labels.npy").string();
+  o.n = 0;
+  for (auto shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    const auto tt = data::load_train_test(o, grid, 4);
+    data::NpySource src(o.train_file, (tmp.path / "train_y.npy").string());
+    const auto sel = data::select_class_balanced(src.labels(), 3, 0);
+    const auto raw = read_selected(src, sel);
+    std::vector<double> mean, sd;
+    statistics_of(raw, d, mean, sd);
+    DEEPRFM_CHECK_ALL(sd[2] == 0.0 && tt.feature_std[2] == 0.0 &&
+                      tt.feature_mean[2] == static_cast<double>(0.1f));
+    check_dataset(tt.train, sel, src.labels(), standardised(raw, d, mean, sd), d,
+                  "npy " + shape.str());
+    DEEPRFM_CHECK_ALL(tt.train.classes == 3);  // max label + 1
+
+    // NaN in sample 17 (first bad), Inf in 23: the training set is named, on every rank.
+    data::DataOptions bad = o;
+    bad.train_file = (tmp.path / "nan_X.npy").string();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "training set: sample 17");
+    bad = o;
+    bad.test_file = (tmp.path / "nan_X.npy").string();
+    bad.test_labels_file.clear();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "test set: sample 17");
+    // Dimension mismatch between the sets; sample/label count mismatch; n too large; labels
+    // outside the classes; a missing file.
+    bad = o;
+    bad.test_file = (tmp.path / "wide_X.npy").string();
+    bad.test_labels_file.clear();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "has 5 features");
+    bad = o;
+    bad.train_labels_file = (tmp.path / "short_y.npy").string();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "count mismatch");
+    bad = o;
+    bad.n = 31;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "only 30 are available");
+    bad = o;
+    bad.test_labels_file = (tmp.path / "big_y.npy").string();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "label 7 of sample 0 is outside [0, 3)");
+    bad = o;
+    bad.train_file = (tmp.path / "missing_X.npy").string();
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(bad, grid, 4); }),
+                             "missing_X.npy: no such file");
+  }
+}
+
+namespace {
+/// Synthetic rows, but reading any row >= `poison` throws (only the rank holding it fails),
+/// and read calls are counted (to check collective sources are called in lockstep).
+class FlakySource final : public data::SampleSource {
+ public:
+  FlakySource(std::int64_t n, std::int64_t poison, bool collective)
+      : inner_(n, 3, 2, 1.0, 5, data::SyntheticStream::train),
+        poison_(poison),
+        collective_(collective) {}
+  std::int64_t size() const override { return inner_.size(); }
+  int dim() const override { return inner_.dim(); }
+  const std::vector<int>& labels() const override { return inner_.labels(); }
+  void read_rows(std::int64_t first, std::int64_t count, double* out) override {
+    ++calls;
+    DEEPRFM_CHECK(first + count <= poison_, input,
+                  "flaky source: cannot read row " << first + count - 1);
+    inner_.read_rows(first, count, out);
+  }
+  bool collective_reads() const override { return collective_; }
+  std::string describe() const override { return "flaky"; }
+  int calls = 0;
+
+ private:
+  data::SyntheticSource inner_;
+  std::int64_t poison_;
+  bool collective_;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_read_failing_on_one_rank_fails_everywhere_without_hanging) {
+  auto world = mpi::Communicator::world();
+  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  const int n = 64;
+  std::vector<std::int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  // The last rank's share contains row 63.
+  FlakySource flaky(n, 63, false);
+  check_agreed_input_error(
+      input_error_of(
+          [&] { data::read_distributed(flaky, all, grid, 4, "training", 4 * 3 * sizeof(double)); }),
+      "cannot read row 63");
+  // A collective source is called the same number of times on every rank, even when the
+  // shares need different numbers of windows.
+  FlakySource collective(n, n, true);
+  std::vector<std::int64_t> uneven;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (i < 8 || i % 9 == 0) uneven.push_back(i);
+  const auto x =
+      data::read_distributed(collective, uneven, grid, 4, "training", 2 * 3 * sizeof(double));
+  const double calls = collective.calls;
+  DEEPRFM_CHECK_ALL(test::max_over_ranks(calls) == -test::max_over_ranks(-calls));
+  DEEPRFM_CHECK_ALL(x.rows() == static_cast<int>(uneven.size()));
+}
+
+BOOST_AUTO_TEST_CASE(fashion_mnist_300_points) {
+  const fs::path dir = data::kFashionMnistDefaultDir;
+  if (!fs::is_directory(dir)) {
+    BOOST_TEST_MESSAGE("skipped: " << dir << " is absent");
+    return;
+  }
+  auto world = mpi::Communicator::world();
+  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  data::DataOptions o;  // fashion-mnist from the default folder
+  o.n = 300;
+  o.n_test = 100;
+  const auto tt = data::load_train_test(o, grid, 32);
+  DEEPRFM_CHECK_ALL(tt.train.n() == 300 && tt.train.dim() == 784 && tt.test.n() == 100 &&
+                    tt.test.dim() == 784 && tt.train.classes == 10);
+  DEEPRFM_CHECK_ALL(std::is_sorted(tt.train.labels.begin(), tt.train.labels.end()));
+  std::vector<int> per_class(10, 0), per_class_test(10, 0);
+  for (int y : tt.train.labels) ++per_class[static_cast<std::size_t>(y)];
+  for (int y : tt.test.labels) ++per_class_test[static_cast<std::size_t>(y)];
+  DEEPRFM_CHECK_ALL(per_class == std::vector<int>(10, 30) &&
+                    per_class_test == std::vector<int>(10, 10));
+  // Standardised training columns: mean 0 and std 1 (or constant 0), all finite.
+  std::vector<double> mean, sd;
+  const auto x = la::replicate(tt.train.x);
+  statistics_of(x, 784, mean, sd);
+  bool ok = std::all_of(x.begin(), x.end(), [](double v) { return std::isfinite(v); });
+  for (int j = 0; j < 784; ++j)
+    ok = ok && std::abs(mean[j]) < 1e-12 &&
+         (tt.feature_std[j] == 0 ? sd[j] == 0 : std::abs(sd[j] - 1) < 1e-12);
+  DEEPRFM_CHECK_ALL(ok);
+  // The first selected sample of class 0 is the first class-0 image of the file, pixel-exact.
+  data::IdxSource raw(data::find_idx_file(dir.string(), "train-images-idx3-ubyte"),
+                      data::find_idx_file(dir.string(), "train-labels-idx1-ubyte"));
+  std::vector<double> row(784);
+  raw.read_rows(tt.train.source_index[0], 1, row.data());
+  double err = 0;
+  for (int j = 0; j < 784; ++j) {
+    const double expect =
+        tt.feature_std[j] == 0 ? 0 : (row[j] - tt.feature_mean[j]) / tt.feature_std[j];
+    err = std::max(err, std::abs(expect - x[j]));
+  }
+  DEEPRFM_CHECK_ALL(err < 1e-12 &&
+                    raw.labels()[static_cast<std::size_t>(tt.train.source_index[0])] == 0);
+  BOOST_TEST_MESSAGE(tt.description);
+}

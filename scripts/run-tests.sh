@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up, then build and run the whole test suite (Boost.Test under ctest; MPI
+# tests at 1, 2, 3 and 4 ranks, oversubscribed on small machines).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$repo/scripts/setup.sh"
+build_dir="${DEEPRFM_BUILD_DIR:-$repo/build}"
+cd "$build_dir"
+ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"

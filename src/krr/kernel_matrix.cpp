@@ -23,15 +23,24 @@ std::vector<double> row_squared_norms(const la::DistMatrix<double>& x) {
 
 void normalize_rows(la::DistMatrix<double>& x, const char* what) {
   const std::vector<double> norms = row_squared_norms(x);
-  // `norms` is identical on every rank, so this check throws on all ranks or on none.
-  for (std::size_t i = 0; i < norms.size(); ++i) {
-    DEEPRFM_CHECK(std::isfinite(norms[i]), numerical,
-                  what << ": sample " << i << " has a non-finite value (NaN or Inf)");
-    DEEPRFM_CHECK(norms[i] > 0.0, input,
-                  what << ": sample " << i
-                       << " has zero norm and cannot be normalised (a constant image after "
-                          "standardisation, or an all-zero feature row)");
-  }
+  // A row whose norm is at round-off level of the typical row is a zero row: normalising it
+  // would turn rounding noise into a direction.
+  double mean_norm2 = 0.0;
+  for (double v : norms) mean_norm2 += std::isfinite(v) ? v : 0.0;
+  mean_norm2 /= std::max<std::size_t>(norms.size(), 1);
+  const double zero_threshold = 1e-24 * mean_norm2;  // (1e-12 of the typical norm)^2
+  // `norms` is identical on every rank, so every rank reaches the same verdict; run_agreed
+  // marks the error as agreed.
+  mpi::run_agreed(x.grid().full(), [&] {
+    for (std::size_t i = 0; i < norms.size(); ++i) {
+      DEEPRFM_CHECK(std::isfinite(norms[i]), numerical,
+                    what << ": sample " << i << " has a non-finite value (NaN or Inf)");
+      DEEPRFM_CHECK(norms[i] > zero_threshold, input,
+                    what << ": sample " << i
+                         << " has zero norm and cannot be normalised (after standardisation it "
+                            "equals the feature means, or all its features are constant)");
+    }
+  });
   std::vector<double> inv(norms.size());
   for (std::size_t i = 0; i < norms.size(); ++i) inv[i] = 1.0 / std::sqrt(norms[i]);
   for (int lj = 0; lj < x.local_cols(); ++lj) {

@@ -6,6 +6,7 @@
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
+#include <deeprfm/mpi/communicator.hpp>
 
 namespace deeprfm::krr {
 
@@ -37,7 +38,8 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
                          : 0.0;
   }
   const int info = static_cast<int>(comm.max(static_cast<std::int64_t>(la::scalapack::potrf('L', k))));
-  if (info != 0) {
+  // `info` is the same on every rank (reduced above); run_agreed marks the error as agreed.
+  mpi::run_agreed(comm, [&] {
     DEEPRFM_CHECK(info <= 0, numerical,
                   context << ": the kernel matrix K + " << ridge
                           << " I is not numerically positive definite (Cholesky failed at pivot "
@@ -45,12 +47,13 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
                           << "); no ridge is added silently: rerun with --ridge 1e-3 (what the "
                              "authors' code uses) or larger, or check the data for duplicate "
                              "samples");
-    DEEPRFM_THROW(internal, context << ": pdpotrf reported an illegal argument (info " << info << ")");
-  }
+    DEEPRFM_CHECK(info == 0, internal,
+                  context << ": pdpotrf reported an illegal argument (info " << info << ")");
+  });
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', k, report.anorm, cinfo);
   const int sinfo = la::scalapack::potrs('L', k, y);
-  DEEPRFM_CHECK(sinfo == 0 && cinfo == 0, internal,
+  DEEPRFM_AGREE(comm, sinfo == 0 && cinfo == 0, internal,
                 context << ": pdpotrs/pdpocon failed with info " << sinfo << "/" << cinfo);
   return report;
 }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Bad inputs to the deeprfm executable: each must end with one clear one-line error (printed
+once, by one rank), the expected exit code, and never a hang or a crash.
+
+usage: test_bad_inputs.py DEEPRFM MPIEXEC NPROCS [mpiexec flags...]
+Stdlib only: fixture files (IDX, NPY, HDF5 is not needed) are written here.
+"""
+import gzip
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+DEEPRFM, MPIEXEC, NPROCS = sys.argv[1], sys.argv[2], int(sys.argv[3])
+MPI_FLAGS = sys.argv[4:]
+TIMEOUT = 120
+
+EXIT_INPUT, EXIT_NUMERICAL, EXIT_RESOURCE = 2, 3, 4
+
+
+def write_npy(path, rows, dtype="<f8"):
+    """A C-order 2-D (list of lists) or 1-D array as a version 1.0 .npy file."""
+    if rows and isinstance(rows[0], list):
+        shape = (len(rows), len(rows[0]))
+        flat = [v for r in rows for v in r]
+    else:
+        shape = (len(rows),)
+        flat = list(rows)
+    shape_txt = "(%d,)" % shape[0] if len(shape) == 1 else "(%d, %d)" % shape
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (dtype, shape_txt)
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    fmt = {"<f8": "<%dd", "<i8": "<%dq"}[dtype] % len(flat)
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        f.write(struct.pack(fmt, *flat))
+
+
+def write_idx(folder, prefix, count, magic=0x00000803, truncate_by=0, rows=4, cols=3):
+    os.makedirs(folder, exist_ok=True)
+    images = struct.pack(">IIII", magic, count, rows, cols) + bytes(
+        (37 * k + 11 * p) % 256 for k in range(count) for p in range(rows * cols))
+    if truncate_by:
+        images = images[:-truncate_by]
+    labels = struct.pack(">II", 0x00000801, count) + bytes(k % 2 for k in range(count))
+    with gzip.open(os.path.join(folder, prefix + "-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(images)
+    with gzip.open(os.path.join(folder, prefix + "-labels-idx1-ubyte.gz"), "wb") as f:
+        f.write(labels)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="deeprfm-cli-")
+    try:
+        run_cases(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_cases(tmp):
+    # Fixtures.
+    good = os.path.join(tmp, "good")
+    write_idx(good, "train", 40)
+    write_idx(good, "t10k", 10)
+    truncated = os.path.join(tmp, "truncated")
+    write_idx(truncated, "train", 40, truncate_by=5)
+    write_idx(truncated, "t10k", 10)
+    badmagic = os.path.join(tmp, "badmagic")
+    write_idx(badmagic, "train", 40, magic=0x00000804)
+    write_idx(badmagic, "t10k", 10)
+    headeronly = os.path.join(tmp, "headeronly")
+    os.makedirs(headeronly)
+    with gzip.open(os.path.join(headeronly, "train-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">II", 0x00000803, 40))  # header cut after two fields
+    shutil.copy(os.path.join(good, "train-labels-idx1-ubyte.gz"), headeronly)
+
+    npy = lambda name: os.path.join(tmp, name)
+    grid = [[float((3 * i + j) % 7) + 0.1 * i for j in range(5)] for i in range(12)]
+    labels = [i % 2 for i in range(12)]
+    write_npy(npy("ok_X.npy"), grid)
+    write_npy(npy("ok_y.npy"), labels, "<i8")
+    write_npy(npy("three_X.npy"), grid)
+    write_npy(npy("three_y.npy"), [i % 3 for i in range(12)], "<i8")
+    nan_rows = [r[:] for r in grid]
+    nan_rows[4][2] = float("nan")
+    write_npy(npy("nan_X.npy"), nan_rows)
+    write_npy(npy("nan_y.npy"), labels, "<i8")
+    inf_rows = [r[:] for r in grid]
+    inf_rows[7][0] = float("inf")
+    write_npy(npy("inf_X.npy"), inf_rows)
+    write_npy(npy("inf_y.npy"), labels, "<i8")
+    write_npy(npy("short_X.npy"), grid)
+    write_npy(npy("short_y.npy"), labels[:-1], "<i8")
+    write_npy(npy("neg_X.npy"), grid)
+    write_npy(npy("neg_y.npy"), [-1] + labels[1:], "<i8")
+    # Sample 0 equals the feature means: it standardises to a zero row.
+    zero = [[1.0, 1.0], [0.0, 2.0], [2.0, 0.0], [0.5, 1.5], [1.5, 0.5], [3.0, 4.0], [-1.0, -2.0],
+            [2.5, 0.0]]
+    s0 = [sum(r[j] for r in zero[1:]) / 7.0 for j in range(2)]
+    zero[0] = s0
+    write_npy(npy("zero_X.npy"), zero)
+    write_npy(npy("zero_y.npy"), [0, 1, 0, 1, 0, 1, 0, 1], "<i8")
+    # Duplicated samples: the ridgeless kernel matrix is singular.
+    dup = [r[:] for r in grid]
+    dup[5] = dup[3][:]
+    dup[9] = dup[3][:]
+    write_npy(npy("dup_X.npy"), dup)
+    write_npy(npy("dup_y.npy"), [1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1], "<i8")
+    with open(npy("garbage_X.npy"), "wb") as f:
+        f.write(b"this is not a numpy file at all")
+    write_npy(npy("garbage_y.npy"), labels, "<i8")
+    with open(npy("notes.h5"), "wb") as f:
+        f.write(b"not hdf5")
+    existing = os.path.join(tmp, "exists.h5")
+    with open(existing, "wb") as f:
+        f.write(b"")
+    cfg = os.path.join(tmp, "bad.cfg")
+    with open(cfg, "w") as f:
+        f.write("bandwidth = two\n")
+
+    out = os.path.join(tmp, "out.h5")
+
+    def options(base, **changes):
+        """base options with some replaced (name=None drops one); each option appears once."""
+        opts = dict(base)
+        for key, value in changes.items():
+            key = "--" + key.replace("_", "-")
+            if value is None:
+                opts.pop(key, None)
+            else:
+                opts[key] = value
+        args = []
+        for key, value in opts.items():
+            args += [key] if value == "" else [key, value]
+        return args
+
+    small_base = {"--n": "0", "--n-test": "-1", "--layers": "1", "--width": "8", "--output": out,
+                  "--overwrite": ""}
+    small = options(small_base)
+    syn_base = {"--data": "synthetic", "--n": "40", "--dim": "6", "--classes": "2",
+                "--layers": "1", "--width": "8", "--output": out, "--overwrite": ""}
+    syn = options(syn_base)
+    many = "1x%d" % (NPROCS + 1)
+
+    cases = [
+        # (name, arguments, exit code, message fragment)
+        ("mnist needs --data-dir", ["--data", "mnist"] + small, EXIT_INPUT, "--data-dir"),
+        ("missing data folder", ["--data", "fashion-mnist", "--data-dir", os.path.join(tmp, "none")] + small,
+         EXIT_INPUT, "none"),
+        ("truncated IDX data", ["--data", "fashion-mnist", "--data-dir", truncated] + small, EXIT_INPUT,
+         "truncated"),
+        ("bad IDX magic", ["--data", "fashion-mnist", "--data-dir", badmagic] + small, EXIT_INPUT, "magic"),
+        ("truncated IDX header", ["--data", "fashion-mnist", "--data-dir", headeronly] + small, EXIT_INPUT,
+         "header"),
+        ("--n larger than available", ["--data", "fashion-mnist", "--data-dir", good, "--n", "1000", "--n-test", "-1",
+                                       "--layers", "1", "--output", out, "--overwrite"], EXIT_INPUT, "1000"),
+        ("labels outside --classes", ["--data", "npy", "--train", npy("three_X.npy"), "--classes", "2"] + small,
+         EXIT_INPUT, "outside [0, 2)"),
+        ("--classes 1", ["--data", "npy", "--train", npy("ok_X.npy"), "--classes", "1"] + small,
+         EXIT_INPUT, "--classes"),
+        ("negative label", ["--data", "npy", "--train", npy("neg_X.npy")] + small, EXIT_INPUT, "label"),
+        ("NaN in input", ["--data", "npy", "--train", npy("nan_X.npy")] + small, EXIT_INPUT, "nan"),
+        ("Inf in input", ["--data", "npy", "--train", npy("inf_X.npy")] + small, EXIT_INPUT, "inf"),
+        ("sample/label count mismatch", ["--data", "npy", "--train", npy("short_X.npy")] + small, EXIT_INPUT,
+         "label"),
+        ("not an npy file", ["--data", "npy", "--train", npy("garbage_X.npy")] + small, EXIT_INPUT, "npy"),
+        ("missing npy file", ["--data", "npy", "--train", npy("absent_X.npy")] + small, EXIT_INPUT, "absent"),
+        ("not an HDF5 file", ["--data", "hdf5", "--train", npy("notes.h5")] + small, EXIT_INPUT, "HDF5"),
+        ("zero-norm row", ["--data", "npy", "--train", npy("zero_X.npy")] + small, EXIT_INPUT, "zero norm"),
+        ("singular ridgeless system", ["--data", "npy", "--train", npy("dup_X.npy")] + small, EXIT_NUMERICAL,
+         "--ridge"),
+        ("bandwidth 0", syn + ["--bandwidth", "0"], EXIT_INPUT, "--bandwidth"),
+        ("negative bandwidth", syn + ["--bandwidth", "-2"], EXIT_INPUT, "--bandwidth"),
+        ("width 0", options(syn_base, width="0"), EXIT_INPUT, "--width"),
+        ("negative ridge", syn + ["--ridge", "-1e-3"], EXIT_INPUT, "--ridge"),
+        ("zero layers", options(syn_base, layers="0"), EXIT_INPUT, "--layers"),
+        ("zero block size", syn + ["--block-size", "0"], EXIT_INPUT, "--block-size"),
+        ("unknown kernel", syn + ["--kernel", "cosine"], EXIT_INPUT, "--kernel"),
+        ("unknown feature init", syn + ["--feature-init", "xavier"], EXIT_INPUT, "--feature-init"),
+        ("unknown data kind", options(syn_base, data="imagenet"), EXIT_INPUT, "imagenet"),
+        ("grid does not match ranks", syn + ["--grid", many], EXIT_INPUT, "--grid"),
+        ("malformed grid", syn + ["--grid", "2by2"], EXIT_INPUT, "--grid"),
+        ("existing output file", options(syn_base, output=existing, overwrite=None), EXIT_INPUT,
+         "--overwrite"),
+        ("unknown option", syn + ["--frobnicate"], EXIT_INPUT, "frobnicate"),
+        ("bad config value", syn + ["--config", cfg], EXIT_INPUT, "bandwidth"),
+        ("missing config file", syn + ["--config", os.path.join(tmp, "nope.cfg")], EXIT_INPUT, "nope.cfg"),
+        ("bad --save-features", syn + ["--save-features", "some"], EXIT_INPUT, "--save-features"),
+        ("--n-test below -1", syn + ["--n-test", "-5"], EXIT_INPUT, "--n-test"),
+        ("negative --n", options(syn_base, n="-3"), EXIT_INPUT, "--n"),
+        ("output in a missing folder", options(syn_base, output=os.path.join(tmp, "no", "dir.h5")),
+         EXIT_INPUT, "dir.h5"),
+    ]
+
+    failures = 0
+    for name, args, code, fragment in cases:
+        cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [DEEPRFM] + args
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            print("FAIL %-32s hung for %d s: %s" % (name, TIMEOUT, " ".join(cmd)))
+            failures += 1
+            continue
+        errors = [l for l in p.stderr.splitlines() if l.startswith("deeprfm: error")]
+        ok = (p.returncode == code and len(errors) == 1 and fragment in errors[0])
+        status = "ok  " if ok else "FAIL"
+        print("%s %-32s exit %d  %s" % (status, name, p.returncode, errors[0] if errors else "(no error line)"))
+        if not ok:
+            failures += 1
+            print("     expected exit %d and one line containing %r; stderr was:\n%s" %
+                  (code, fragment, p.stderr[-2000:]))
+    print("%d passed, %d failed" % (len(cases) - failures, failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

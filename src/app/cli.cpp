@@ -74,7 +74,7 @@ ParseResult parse_command_line(int argc, char** argv) {
       ("n", po::value<std::int64_t>(&n)->default_value(2000),
        "training points, class-balanced (the first n/C of each class); 0 = all")
       ("n-test", po::value<std::int64_t>(&n_test)->default_value(0),
-       "test points, class-balanced; 0 = all; -1 = no test set")
+       "test points, class-balanced; 0 = all (synthetic: as many as --n); -1 = no test set")
       ("classes", po::value<int>(&o.data.classes)->default_value(0),
        "number of classes; 0 = the data set's (10 for the image sets, max label + 1 for "
        "hdf5/npy, 10 for synthetic)")

@@ -32,14 +32,20 @@ void print_layer(const rfm::LayerResult& l) {
   std::fflush(stdout);
 }
 
+// One line per layer: seconds (max over ranks), GF/s of the whole problem, and the MB that
+// rank 0 sent through MPI during the phase (the file stores the sum and maximum over ranks).
 void print_phases(const rfm::LayerResult& l) {
   std::printf("          phases:");
   for (const auto& name : l.timers.order()) {
     const auto& r = l.timers.at(name);
-    if (r.flops > 0 && r.seconds > 0)
-      std::printf(" %s %.2fs (%.1f GF/s)", name.c_str(), r.seconds, r.flops / r.seconds * 1e-9);
-    else
-      std::printf(" %s %.2fs", name.c_str(), r.seconds);
+    std::printf(" %s %.2fs", name.c_str(), r.seconds);
+    const bool rate = r.flops > 0 && r.seconds > 0, sent = r.bytes > 0;
+    if (rate || sent) {
+      std::printf(" (");
+      if (rate) std::printf("%.1f GF/s", r.flops / r.seconds * 1e-9);
+      if (sent) std::printf("%s%.3g MB", rate ? ", " : "", r.bytes * 1e-6);
+      std::printf(")");
+    }
   }
   std::printf("\n");
   std::fflush(stdout);
@@ -89,10 +95,14 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world) {
     std::fflush(stdout);
   }
 
-  // Create the output first: a bad path or an existing file fails before any work.
-  io::ResultsWriter writer(opt.output, opt.overwrite, world);
-
+  // Refuse a bad output path before any work, but create the file only once the data loaded,
+  // so that a failed start leaves nothing behind that would block the next run.
+  io::File::check_path(opt.output,
+                       opt.overwrite ? io::File::Mode::create_truncate
+                                     : io::File::Mode::create_exclusive,
+                       world);
   data::TrainTest data = data::load_train_test(opt.data, grid, opt.model.block);
+  io::ResultsWriter writer(opt.output, opt.overwrite, world);
   const int n = data.train.n(), d = data.train.dim(), classes = data.train.classes;
   const int n_test = data.test.n();
   const double estimate = rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test,

@@ -2,7 +2,7 @@
 
 namespace deeprfm {
 
-void PhaseTimers::add(const std::string& phase, double seconds, double flops) {
+void PhaseTimers::add(const std::string& phase, double seconds, double flops, double bytes) {
   auto it = records_.find(phase);
   if (it == records_.end()) {
     order_.push_back(phase);
@@ -10,6 +10,7 @@ void PhaseTimers::add(const std::string& phase, double seconds, double flops) {
   }
   it->second.seconds += seconds;
   it->second.flops += flops;
+  it->second.bytes += bytes;
   it->second.calls += 1;
 }
 

@@ -32,9 +32,11 @@ ProcessGrid::ProcessGrid(const mpi::Communicator& comm, GridShape shape) : shape
   MPI_Comm dup = MPI_COMM_NULL;
   MPI_Comm_dup(comm.get(), &dup);
   full_ = mpi::Communicator(dup, true);
-  context_ = Csys2blacs_handle(full_.get());
+  const int system_handle = Csys2blacs_handle(full_.get());
+  context_ = system_handle;
   char order[] = "Row";
   Cblacs_gridinit(&context_, order, shape.rows, shape.cols);
+  Cfree_blacs_system_handle(system_handle);  // the grid keeps its own copy
   int nprow = 0, npcol = 0;
   Cblacs_gridinfo(context_, &nprow, &npcol, &my_row_, &my_col_);
   DEEPRFM_ASSERT(nprow == shape.rows && npcol == shape.cols);

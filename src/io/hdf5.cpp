@@ -387,8 +387,7 @@ herr_t collect_link_name(hid_t, const char* name, const H5L_info_t*, void* clien
 // File
 // ---------------------------------------------------------------------------------------------
 
-File::File(const std::string& path, Mode mode, const mpi::Communicator& comm)
-    : path_(path), comm_(&comm) {
+void File::check_path(const std::string& path, Mode mode, const mpi::Communicator& comm) {
   silence_hdf5_auto_print();
   // Rank 0 looks at the file system (one stat instead of P), then everyone agrees.
   mpi::run_agreed(comm, [&] {
@@ -415,6 +414,11 @@ File::File(const std::string& path, Mode mode, const mpi::Communicator& comm)
       DEEPRFM_CHECK(is_hdf5 > 0, input, path << " is not an HDF5 file");
     }
   });
+}
+
+File::File(const std::string& path, Mode mode, const mpi::Communicator& comm)
+    : path_(path), comm_(&comm) {
+  check_path(path, mode, comm);
   file_ = agreed(comm, [&] {
     Handle fapl = make_plist(H5P_FILE_ACCESS);
     DEEPRFM_H5(H5Pset_fapl_mpio, (fapl.get(), comm.get(), MPI_INFO_NULL), path);

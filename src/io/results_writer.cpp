@@ -128,16 +128,27 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   f.write_attribute(g, "near_pairs", layer.kernel_stats.near_pairs);
   f.write_attribute(g, "near_pairs_unrecomputed", layer.kernel_stats.near_pairs_unrecomputed);
   f.write_attribute(g, "coincident_pairs", layer.kernel_stats.coincident_pairs);
-  // Timings: phases x (seconds, flops), with the phase names as an attribute.
+  // Timings: phases x (seconds, flops, bytes, bytes_max_rank), with the phase and column names
+  // as attributes. layer.timers holds this rank's bytes; the file gets their sum over ranks (the
+  // phase's communication volume, like flops a whole-problem figure) and their maximum.
   const auto& order = layer.timers.order();
+  const std::vector<std::string> timing_columns = {"seconds", "flops", "bytes", "bytes_max_rank"};
+  std::vector<double> bytes_sum(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) bytes_sum[k] = layer.timers.at(order[k]).bytes;
+  std::vector<double> bytes_max(bytes_sum);
+  f.comm().sum_in_place(bytes_sum.data(), bytes_sum.size());
+  for (auto& b : bytes_max) b = f.comm().max(b);
   std::vector<double> timing;
-  for (const auto& name : order) {
-    timing.push_back(layer.timers.at(name).seconds);
-    timing.push_back(layer.timers.at(name).flops);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    timing.push_back(layer.timers.at(order[k]).seconds);
+    timing.push_back(layer.timers.at(order[k]).flops);
+    timing.push_back(bytes_sum[k]);
+    timing.push_back(bytes_max[k]);
   }
-  f.write_replicated(g + "/timings", {hsize_t(order.size()), 2}, timing.data());
+  f.write_replicated(g + "/timings", {hsize_t(order.size()), hsize_t(timing_columns.size())},
+                     timing.data());
   f.write_attribute(g + "/timings", "phases", order);
-  f.write_attribute(g + "/timings", "columns", std::vector<std::string>{"seconds", "flops"});
+  f.write_attribute(g + "/timings", "columns", timing_columns);
   if (features != nullptr) f.write_distributed(g + "/features", *features);
   f.flush();
 }

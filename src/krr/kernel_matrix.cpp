@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/timer.hpp>
@@ -132,18 +133,26 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
       my_x.push_back(p.xrow);
       my_z.push_back(p.zrow);
     }
+    if (same_points) {  // one set of rows serves both sides
+      my_x.insert(my_x.end(), my_z.begin(), my_z.end());
+      my_z.clear();
+    }
     const std::vector<int> ux = sorted_unique(comm.all_gather(sorted_unique(my_x)));
-    const std::vector<int> uz = sorted_unique(comm.all_gather(sorted_unique(my_z)));
+    const std::vector<int> uz =
+        same_points ? ux : sorted_unique(comm.all_gather(sorted_unique(my_z)));
     const std::int64_t values =
-        (static_cast<std::int64_t>(ux.size()) + static_cast<std::int64_t>(uz.size())) * x.cols();
+        (static_cast<std::int64_t>(ux.size()) +
+         (same_points ? 0 : static_cast<std::int64_t>(uz.size()))) *
+        x.cols();
     if (values <= kNearPairRowBudget) {
       const std::vector<double> xr = gather_rows(x, ux);
-      const std::vector<double> zr = gather_rows(z, uz);
+      const std::vector<double> zr = same_points ? std::vector<double>() : gather_rows(z, uz);
+      const std::vector<double>& zrows = same_points ? xr : zr;
       const int d = x.cols();
       std::int64_t coincident = 0;
       for (const auto& p : near) {
         const double* a = &xr[static_cast<std::size_t>(index_in(ux, p.xrow)) * d];
-        const double* b = &zr[static_cast<std::size_t>(index_in(uz, p.zrow)) * d];
+        const double* b = &zrows[static_cast<std::size_t>(index_in(uz, p.zrow)) * d];
         double r2 = 0.0;
         for (int k = 0; k < d; ++k) {
           const double diff = a[k] - b[k];
@@ -158,10 +167,22 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
     } else {
       stats.near_pairs_unrecomputed = total_near;
       // Over budget: these pairs keep the Gram-expanded distance (reported, never hidden).
+      // A pair whose expanded r2 is within rounding of zero is taken as coincident (r = 0:
+      // k = 1 and dropped from the AGOP) rather than given a huge spurious weight 1/r.
+      std::int64_t coincident = 0;
       for (const auto& p : near) {
+        const double nx = xn[static_cast<std::size_t>(p.xrow)];
+        const double nz = zn[static_cast<std::size_t>(p.zrow)];
         const double k = out.local(p.li, p.lj);
-        stats.local_near_pairs.push_back({p.li, p.lj, kernel.squared_distance_from_value(k)});
+        double r2 = kernel.squared_distance_from_value(k);
+        if (r2 <= 16.0 * std::numeric_limits<double>::epsilon() * (nx + nz)) {
+          r2 = 0.0;
+          out.local(p.li, p.lj) = kernel.value(0.0);
+          ++coincident;
+        }
+        stats.local_near_pairs.push_back({p.li, p.lj, r2});
       }
+      stats.coincident_pairs = comm.sum(coincident);
     }
   }
   stats.seconds_elementwise = wall_seconds() - t0;

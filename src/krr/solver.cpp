@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/timer.hpp>
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/mpi/communicator.hpp>
 
@@ -29,6 +30,7 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   const auto& comm = k.grid().full();
   add_to_diagonal(k, ridge);
   SolveReport report;
+  const double t0 = wall_seconds();
   {
     const int n = k.rows(), one = 1;
     std::vector<double> work(static_cast<std::size_t>(2 * (k.local_rows() + k.local_cols()) +
@@ -37,7 +39,10 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
     report.anorm = n > 0 ? pdlansy_(&norm, &uplo, &n, k.data(), &one, &one, k.desc(), work.data())
                          : 0.0;
   }
-  const int info = static_cast<int>(comm.max(static_cast<std::int64_t>(la::scalapack::potrf('L', k))));
+  const std::int64_t local_info = la::scalapack::potrf('L', k);
+  // A negative info (illegal argument) on any rank wins over a positive one.
+  const std::int64_t low = -comm.max(-local_info), high = comm.max(local_info);
+  const int info = static_cast<int>(low < 0 ? low : high);
   // `info` is the same on every rank (reduced above); run_agreed marks the error as agreed.
   mpi::run_agreed(comm, [&] {
     DEEPRFM_CHECK(info <= 0, numerical,
@@ -52,7 +57,10 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   });
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', k, report.anorm, cinfo);
+  const double t1 = wall_seconds();
   const int sinfo = la::scalapack::potrs('L', k, y);
+  report.seconds_factorization = t1 - t0;
+  report.seconds_solve = wall_seconds() - t1;
   DEEPRFM_AGREE(comm, sinfo == 0 && cinfo == 0, internal,
                 context << ": pdpotrs/pdpocon failed with info " << sinfo << "/" << cinfo);
   return report;

@@ -1,9 +1,9 @@
 #include <deeprfm/rfm/feature_map.hpp>
 
 #include <cmath>
-#include <random>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/random.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
 namespace deeprfm::rfm {
@@ -18,26 +18,17 @@ std::string to_string(FeatureInit init) {
   return init == FeatureInit::gaussian ? "gaussian" : "uniform";
 }
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 std::vector<double> random_feature_matrix(int width, int d, std::uint64_t seed, int layer,
                                           FeatureInit init) {
-  std::mt19937_64 engine(splitmix64(splitmix64(seed) ^ (0x5851f42d4c957f2dULL * (layer + 1))));
+  // core/random gives the same bits on every platform and rank.
+  const std::uint64_t key =
+      splitmix64(splitmix64(seed) ^ (0x5851f42d4c957f2dULL * static_cast<std::uint64_t>(layer + 1)));
   std::vector<double> w(static_cast<std::size_t>(width) * d);
   if (init == FeatureInit::gaussian) {
-    std::normal_distribution<double> normal(0.0, 1.0);
-    for (auto& v : w) v = normal(engine);
+    standard_normals(key, w.data(), w.size());
   } else {
     const double bound = 1.0 / std::sqrt(static_cast<double>(d));
-    std::uniform_real_distribution<double> uniform(-bound, bound);
-    for (auto& v : w) v = uniform(engine);
+    uniform_values(key, -bound, bound, w.data(), w.size());
   }
   return w;
 }

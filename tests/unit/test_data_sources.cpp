@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(each_sample_depends_only_on_seed_stream_and_index) {
 BOOST_AUTO_TEST_CASE(mixture_has_the_documented_moments) {
   // Noise: mean 0, variance 1 (Box-Muller); means: entries N(0, separation^2).
   std::vector<double> z(200000);
-  data::standard_normals(12345, z.data(), z.size());
+  deeprfm::standard_normals(12345, z.data(), z.size());
   double mean = 0, var = 0;
   for (double v : z) mean += v;
   mean /= z.size();

@@ -1,7 +1,7 @@
 #pragma once
 /// Error handling: one exception type, thrown through macros that attach file and line
 /// (so a check can never be written without its throw). Agreement across ranks lives in
-/// deeprfm/mpi/communicator.hpp (Communicator::agree_ok / DEEPRFM_AGREE).
+/// deeprfm/mpi/communicator.hpp (Communicator::agree, run_agreed, DEEPRFM_AGREE).
 #include <sstream>
 #include <stdexcept>
 #include <string>

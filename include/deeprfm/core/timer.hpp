@@ -1,10 +1,14 @@
 #pragma once
-/// Wall-clock timing per phase, with flop counts. Local (each rank times itself); the
-/// reductions over ranks are done by the caller (see rfm/deep_rfm.hpp).
+/// Wall-clock timing per phase, with flop counts and the bytes this rank communicated. Local
+/// (each rank times itself); the reductions over ranks are done by the caller (see
+/// rfm/deep_rfm.hpp and io/results_writer.cpp).
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <deeprfm/core/comm_counters.hpp>
 
 namespace deeprfm {
 
@@ -12,14 +16,15 @@ namespace deeprfm {
 struct PhaseRecord {
   double seconds = 0.0;
   double flops = 0.0;  ///< useful floating point operations, whole problem (not per rank)
+  double bytes = 0.0;  ///< bytes this rank sent through MPI (core/comm_counters.hpp), this rank only
   long calls = 0;
 };
 
 /// Named phases in first-use order. Local.
 class PhaseTimers {
  public:
-  /// Add a measurement to a phase. Local.
-  void add(const std::string& phase, double seconds, double flops);
+  /// Add a measurement to a phase (`bytes`: what this rank sent during it). Local.
+  void add(const std::string& phase, double seconds, double flops, double bytes = 0.0);
   const std::vector<std::string>& order() const { return order_; }
   const PhaseRecord& at(const std::string& phase) const { return records_.at(phase); }
   bool has(const std::string& phase) const { return records_.count(phase) != 0; }
@@ -36,13 +41,18 @@ inline double wall_seconds() {
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
-/// RAII: adds the elapsed time (and the given flops) to a phase when it goes out of scope.
+/// RAII: adds the elapsed time, the given flops and the bytes this rank sent through MPI
+/// meanwhile (comm_bytes_sent() difference) to a phase when it goes out of scope.
 /// Local; callers that want collective timings put a barrier-free reduction afterwards.
 class ScopedPhase {
  public:
   ScopedPhase(PhaseTimers& timers, std::string phase, double flops = 0.0)
-      : timers_(timers), phase_(std::move(phase)), flops_(flops), start_(wall_seconds()) {}
-  ~ScopedPhase() { timers_.add(phase_, wall_seconds() - start_, flops_); }
+      : timers_(timers), phase_(std::move(phase)), flops_(flops), start_(wall_seconds()),
+        start_bytes_(comm_bytes_sent()) {}
+  ~ScopedPhase() {
+    timers_.add(phase_, wall_seconds() - start_, flops_,
+                static_cast<double>(comm_bytes_sent() - start_bytes_));
+  }
   ScopedPhase(const ScopedPhase&) = delete;
   ScopedPhase& operator=(const ScopedPhase&) = delete;
 
@@ -51,6 +61,7 @@ class ScopedPhase {
   std::string phase_;
   double flops_;
   double start_;
+  std::uint64_t start_bytes_;
 };
 
 }  // namespace deeprfm

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <deeprfm/core/random.hpp>
 #include <deeprfm/data/dataset.hpp>
 
 namespace deeprfm::data {
@@ -45,12 +46,5 @@ class SyntheticSource final : public SampleSource {
   std::vector<double> means_;
   std::vector<int> labels_;
 };
-
-/// The splitmix64 finaliser: a bijective 64-bit mix used to derive independent seeds. Local.
-std::uint64_t splitmix64(std::uint64_t x);
-
-/// Fill `out[0..count)` with standard normal values from a generator seeded by `key`
-/// (std::mt19937_64 + Box-Muller; the same sequence on every platform). Local.
-void standard_normals(std::uint64_t key, double* out, std::size_t count);
 
 }  // namespace deeprfm::data

@@ -56,6 +56,10 @@ class Handle {
 class File {
  public:
   enum class Mode { create_exclusive, create_truncate, read_only, read_write };
+  /// Check, on rank 0, that `path` can be opened in `mode` (exists / does not exist unless
+  /// truncating / parent folder exists / is HDF5) and agree on the verdict. Lets a program
+  /// refuse a bad output path before doing any work. Collective over comm.
+  static void check_path(const std::string& path, Mode mode, const mpi::Communicator& comm);
   /// Open or create. create_exclusive fails with a clear Error(input) if the file exists
   /// ("output file X exists; pass --overwrite to replace it"); read_only / read_write fail with
   /// Error(input) if it is missing or not an HDF5 file. Failures are agreed across ranks.

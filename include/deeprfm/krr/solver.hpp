@@ -8,6 +8,8 @@ namespace deeprfm::krr {
 struct SolveReport {
   double rcond = 0;     ///< reciprocal 1-norm condition estimate of K + mu I (pdpocon)
   double anorm = 0;     ///< ||K + mu I||_1
+  double seconds_factorization = 0;  ///< pdlansy + pdpotrf + pdpocon (this rank)
+  double seconds_solve = 0;          ///< pdpotrs
 };
 
 /// Factor K + mu I in place (lower triangle; `k` then holds the Cholesky factor) and

@@ -1,0 +1,196 @@
+#include "mlp_cli.hpp"
+
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/la/dist_matrix.hpp>
+#include <deeprfm/version.hpp>
+
+namespace po = boost::program_options;
+
+namespace deeprfm::app {
+
+namespace {
+
+std::string to_text(const boost::any& value) {
+  if (value.type() == typeid(std::string)) return boost::any_cast<std::string>(value);
+  if (value.type() == typeid(int)) return std::to_string(boost::any_cast<int>(value));
+  if (value.type() == typeid(long)) return std::to_string(boost::any_cast<long>(value));
+  if (value.type() == typeid(long long)) return std::to_string(boost::any_cast<long long>(value));
+  if (value.type() == typeid(unsigned long))
+    return std::to_string(boost::any_cast<unsigned long>(value));
+  if (value.type() == typeid(unsigned long long))
+    return std::to_string(boost::any_cast<unsigned long long>(value));
+  if (value.type() == typeid(bool)) return boost::any_cast<bool>(value) ? "true" : "false";
+  if (value.type() == typeid(double)) {
+    std::ostringstream os;
+    os << std::setprecision(17) << boost::any_cast<double>(value);
+    return os.str();
+  }
+  return "?";
+}
+
+}  // namespace
+
+MlpParseResult parse_mlp_command_line(int argc, char** argv) {
+  MlpParseResult result;
+  MlpRunOptions& o = result.options;
+  mlp::MlpConfig& m = o.model;
+  std::string optimizer = "adam", config_file;
+  std::int64_t n = o.data.n, n_test = o.data.n_test;
+  std::uint64_t seed = 1;
+
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("config", po::value<std::string>(&config_file),
+       "read options from this file (lines 'name = value', same names as below; the command "
+       "line wins)")
+      ("quiet", po::bool_switch(&o.quiet), "print only errors and the final table");
+
+  po::options_description data("Data (the same as deeprfm's)");
+  data.add_options()
+      ("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
+       "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")
+      ("data-dir", po::value<std::string>(&o.data.data_dir)->default_value(""),
+       "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
+       "defaults to /usr/share/datasets/fashion-mnist")
+      ("train", po::value<std::string>(&o.data.train_file)->default_value(""),
+       "hdf5/npy: training file (npy: the X array)")
+      ("test", po::value<std::string>(&o.data.test_file)->default_value(""),
+       "hdf5/npy: test file (npy: the X array); none if empty")
+      ("train-labels", po::value<std::string>(&o.data.train_labels_file)->default_value(""),
+       "npy: training labels file (default: derived from --train, see docs/cli.md)")
+      ("test-labels", po::value<std::string>(&o.data.test_labels_file)->default_value(""),
+       "npy: test labels file (default derived like --train-labels)")
+      ("x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
+       "hdf5: dataset of samples x features")
+      ("y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
+       "hdf5: dataset of labels")
+      ("n", po::value<std::int64_t>(&n)->default_value(2000),
+       "training points, class-balanced (the first n/C of each class); 0 = all")
+      ("n-test", po::value<std::int64_t>(&n_test)->default_value(0),
+       "test points, class-balanced; 0 = all; -1 = no test set")
+      ("classes", po::value<int>(&o.data.classes)->default_value(0),
+       "number of classes; 0 = the data set's")
+      ("dim", po::value<int>(&o.data.dim)->default_value(64), "synthetic: input dimension")
+      ("separation", po::value<double>(&o.data.separation)->default_value(1.0),
+       "synthetic: scale of the class means (noise has unit variance)")
+      ("test-own-statistics", po::bool_switch(&o.data.test_own_statistics),
+       "standardise the test set with its own mean/std (mimics the authors' code)");
+
+  po::options_description model("Network");
+  model.add_options()
+      ("hidden-layers", po::value<int>(&m.hidden_layers)->default_value(5),
+       "number of hidden ReLU layers L (no biases)")
+      ("hidden-width", po::value<int>(&m.hidden_width)->default_value(512), "hidden width h")
+      ("init-gain", po::value<double>(&m.init_gain)->default_value(1.0),
+       "gain of the Xavier-uniform hidden weights (the paper's initialisation scale); the "
+       "readout is U[-1/sqrt(h), 1/sqrt(h)]")
+      ("seed", po::value<std::uint64_t>(&seed)->default_value(1),
+       "seed of the weights, of the minibatch order and of synthetic data");
+
+  po::options_description training("Training");
+  training.add_options()
+      ("epochs", po::value<int>(&m.epochs)->default_value(250), "training epochs")
+      ("batch-size", po::value<int>(&m.batch_size)->default_value(128),
+       "global minibatch size (all ranks together)")
+      ("optimizer", po::value<std::string>(&optimizer)->default_value("adam"),
+       "adam (no weight decay) | sgd (with momentum)")
+      ("lr", po::value<double>(&m.lr)->default_value(1e-4), "learning rate")
+      ("beta1", po::value<double>(&m.beta1)->default_value(0.9), "Adam beta1")
+      ("beta2", po::value<double>(&m.beta2)->default_value(0.999), "Adam beta2")
+      ("adam-eps", po::value<double>(&m.adam_eps)->default_value(1e-8), "Adam epsilon")
+      ("momentum", po::value<double>(&m.momentum)->default_value(0.9), "SGD momentum");
+
+  po::options_description measure("Measurements");
+  measure.add_options()
+      ("measure-every", po::value<int>(&m.measure_every)->default_value(10),
+       "epochs between NC / AGOP / NFA measurements (also at epoch 0 and the last epoch; "
+       "0 = those two only)")
+      ("eval-every", po::value<int>(&m.eval_every)->default_value(1),
+       "epochs between full train/test loss and accuracy evaluations (0 = only at "
+       "measurements)")
+      ("agop-chunk", po::value<int>(&m.agop_chunk_rows)->default_value(1024),
+       "rows per batched backward pass when measuring (memory ~ rows x width x (L + 2) doubles)");
+
+  po::options_description parallel("Parallel");
+  parallel.add_options()
+      ("block-size", po::value<int>(&o.block)->default_value(la::kDefaultBlockSize),
+       "block size of the block-cyclic grid the data is loaded on")
+      ("blas-threads", po::value<int>(&o.blas_threads)->default_value(0),
+       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)");
+
+  po::options_description output("Output");
+  output.add_options()
+      ("output,o", po::value<std::string>(&o.output)->default_value("deeprfm-mlp-results.h5"),
+       "HDF5 results file (parallel HDF5)")
+      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output file")
+      ("save-weights", po::bool_switch(&o.save_weights), "write the final weights to /weights")
+      ("save-agops", po::value<std::string>(&o.save_agops)->default_value("last"),
+       "none | last | all: per-layer AGOP matrices written with the measurements");
+
+  po::options_description all(
+      "deeprfm-mlp: the paper's MLP experiment (layer-wise NC1 decomposition and the Neural "
+      "Feature Ansatz), data-parallel over MPI\n\nUsage: mpirun -n P deeprfm-mlp [options]\n\n"
+      "Options");
+  all.add(general).add(data).add(model).add(training).add(measure).add(parallel).add(output);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
+      po::store(po::parse_config_file(in, all), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    DEEPRFM_THROW(input, e.what() << " (see deeprfm-mlp --help)");
+  }
+
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << all << "\nDocumentation: docs/mlp.md; output layout: docs/hdf5_layout.md\n";
+    result.text = os.str();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.text = std::string("deeprfm-mlp ") + kVersion + " (" + kGitRevision + ")\n";
+    return result;
+  }
+
+  o.data.n = n;
+  o.data.n_test = n_test;
+  o.data.seed = seed;
+  m.seed = seed;
+  m.optimizer = mlp::parse_optimizer(optimizer);
+  m.validate();
+  DEEPRFM_CHECK(n >= 0, input, "--n must be >= 0 (0 = all), got " << n);
+  DEEPRFM_CHECK(n_test >= -1, input, "--n-test must be >= -1, got " << n_test);
+  DEEPRFM_CHECK(o.data.classes >= 0 && o.data.classes != 1, input,
+                "--classes must be 0 (from the data) or at least 2, got " << o.data.classes);
+  DEEPRFM_CHECK(o.block >= 1, input, "--block-size must be >= 1, got " << o.block);
+  DEEPRFM_CHECK(o.save_agops == "none" || o.save_agops == "last" || o.save_agops == "all",
+                input, "--save-agops '" << o.save_agops << "' is not one of: none, last, all");
+  DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
+  DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
+
+  std::ostringstream cmd;
+  for (int i = 0; i < argc; ++i) cmd << (i ? " " : "") << argv[i];
+  o.command_line = cmd.str();
+  for (const auto& [name, value] : vm) {
+    if (name == "help" || name == "version") continue;
+    o.effective.emplace_back(name, to_text(value.value()));
+  }
+  result.run = true;
+  return result;
+}
+
+}  // namespace deeprfm::app

@@ -1,0 +1,220 @@
+#include <deeprfm/mlp/results_writer.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include <deeprfm/version.hpp>
+
+namespace deeprfm::mlp {
+
+namespace {
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string layer_group(int layer) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "layer_%02d", layer + 1);
+  return buf;
+}
+
+void write_collapse(io::File& f, const std::string& group, const std::string& stage,
+                    const metrics::CollapseMetrics& m) {
+  f.write_attribute(group, "nc1_" + stage, m.nc1);
+  f.write_attribute(group, "nc1_pinv_" + stage, m.nc1_pinv);
+  f.write_attribute(group, "nc2_etf_" + stage, m.nc2_etf);
+  f.write_attribute(group, "nc2_orth_" + stage, m.nc2_orth);
+  f.write_attribute(group, "trace_within_" + stage, m.trace_within);
+  f.write_attribute(group, "trace_between_" + stage, m.trace_between);
+}
+
+void write_evaluation(io::File& f, const std::string& group, const Evaluation& e) {
+  f.write_attribute(group, "train_loss", e.train_loss);
+  f.write_attribute(group, "train_accuracy", e.train_accuracy);
+  f.write_attribute(group, "test_loss", e.test_loss);
+  f.write_attribute(group, "test_accuracy", e.test_accuracy);
+}
+
+/// A rows x columns table plus one (rows,) dataset per column, under `group`.
+void write_table(io::File& f, const std::string& group, const std::vector<std::string>& columns,
+                 const std::vector<double>& table) {
+  f.ensure_group(group);
+  const hsize_t cols = columns.size(), rows = cols ? table.size() / cols : 0;
+  f.write_replicated(group + "/table", {rows, cols}, table.data());
+  f.write_attribute(group + "/table", "columns", columns);
+  for (hsize_t c = 0; c < cols; ++c) {
+    std::vector<double> column(rows);
+    for (hsize_t r = 0; r < rows; ++r) column[r] = table[r * cols + c];
+    f.write_replicated(group + "/" + columns[c], {rows}, column.data());
+  }
+}
+
+}  // namespace
+
+std::string epoch_group(int epoch) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "epoch_%04d", epoch);
+  return buf;
+}
+
+const std::vector<std::string>& metric_columns() {
+  static const std::vector<std::string> columns = {
+      "epoch",          "layer",
+      "nc1_input",      "nc1_projected",      "nc1_mapped",
+      "nc1_pinv_input", "nc1_pinv_projected", "nc1_pinv_mapped",
+      "nc2_etf_input",  "nc2_etf_projected",  "nc2_etf_mapped",
+      "nc2_orth_input", "nc2_orth_projected", "nc2_orth_mapped",
+      "nfa_corr",       "nfa_corr_sqrt",      "nfa_cos",
+      "nfa_cos_sqrt",   "train_loss",         "train_accuracy",
+      "test_loss",      "test_accuracy"};
+  return columns;
+}
+
+std::vector<double> metric_row(const Measurement& m, const LayerMeasurement& l) {
+  const auto& c = l.collapse;
+  return {double(m.epoch),      double(l.layer + 1),
+          c.input.nc1,          c.projected.nc1,       c.mapped.nc1,
+          c.input.nc1_pinv,     c.projected.nc1_pinv,  c.mapped.nc1_pinv,
+          c.input.nc2_etf,      c.projected.nc2_etf,   c.mapped.nc2_etf,
+          c.input.nc2_orth,     c.projected.nc2_orth,  c.mapped.nc2_orth,
+          l.nfa_corr,           l.nfa_corr_sqrt,       l.nfa_cos,
+          l.nfa_cos_sqrt,       m.eval.train_loss,     m.eval.train_accuracy,
+          m.eval.test_loss,     m.eval.test_accuracy};
+}
+
+const std::vector<std::string>& epoch_columns() {
+  static const std::vector<std::string> columns = {
+      "epoch",      "running_loss",  "train_loss", "train_accuracy",
+      "test_loss",  "test_accuracy", "seconds"};
+  return columns;
+}
+
+ResultsWriter::ResultsWriter(const std::string& path, bool overwrite,
+                             const mpi::Communicator& comm)
+    : file_(path, overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive,
+            comm) {}
+
+void ResultsWriter::write_run_info(const std::string& command_line,
+                                   const std::vector<std::pair<std::string, std::string>>& options,
+                                   int ranks, const std::string& blas_library, int blas_threads,
+                                   std::int64_t parameters) {
+  io::File& f = file_;
+  f.write_attribute("/", "program", std::string("deeprfm-mlp"));
+  f.write_attribute("/", "version", std::string(kVersion));
+  f.write_attribute("/", "git_revision", std::string(kGitRevision));
+  f.write_attribute("/", "created", now_iso8601());
+  f.write_attribute("/", "command_line", command_line);
+  f.write_attribute("/", "ranks", static_cast<std::int64_t>(ranks));
+  f.write_attribute("/", "blas_library", blas_library);
+  f.write_attribute("/", "blas_threads", static_cast<std::int64_t>(blas_threads));
+  f.write_attribute("/", "parameters", parameters);
+  f.write_attribute("/", "completed", static_cast<std::int64_t>(0));
+  f.ensure_group("/config");
+  for (const auto& [name, value] : options) f.write_attribute("/config", name, value);
+  f.flush();
+}
+
+void ResultsWriter::write_data(const data::TrainTest& data) {
+  io::File& f = file_;
+  f.ensure_group("/data");
+  f.write_attribute("/data", "description", data.description);
+  f.write_attribute("/data", "n_train", static_cast<std::int64_t>(data.train.n()));
+  f.write_attribute("/data", "n_test", static_cast<std::int64_t>(data.test.n()));
+  f.write_attribute("/data", "dim", static_cast<std::int64_t>(data.train.dim()));
+  f.write_attribute("/data", "classes", static_cast<std::int64_t>(data.train.classes));
+  f.write_replicated("/data/train_labels", {hsize_t(data.train.labels.size())},
+                     data.train.labels.data());
+  f.write_replicated("/data/train_source_index", {hsize_t(data.train.source_index.size())},
+                     data.train.source_index.data());
+  if (data.test.n() > 0) {
+    f.write_replicated("/data/test_labels", {hsize_t(data.test.labels.size())},
+                       data.test.labels.data());
+    f.write_replicated("/data/test_source_index", {hsize_t(data.test.source_index.size())},
+                       data.test.source_index.data());
+  }
+  f.write_replicated("/data/feature_mean", {hsize_t(data.feature_mean.size())},
+                     data.feature_mean.data());
+  f.write_replicated("/data/feature_std", {hsize_t(data.feature_std.size())},
+                     data.feature_std.data());
+  f.flush();
+}
+
+void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
+  io::File& f = file_;
+  const std::string g = "/measurements/" + epoch_group(m.epoch);
+  f.ensure_group(g);
+  f.write_attribute(g, "epoch", static_cast<std::int64_t>(m.epoch));
+  f.write_attribute(g, "seconds", m.seconds);
+  write_evaluation(f, g, m.eval);
+  for (const auto& l : m.layers) {
+    const std::string lg = g + "/" + layer_group(l.layer);
+    f.ensure_group(lg);
+    f.write_attribute(lg, "layer", static_cast<std::int64_t>(l.layer + 1));
+    f.write_attribute(lg, "dim_in", static_cast<std::int64_t>(l.dim_in));
+    f.write_attribute(lg, "dim_out", static_cast<std::int64_t>(l.dim_out));
+    write_collapse(f, lg, "input", l.collapse.input);
+    write_collapse(f, lg, "projected", l.collapse.projected);
+    write_collapse(f, lg, "mapped", l.collapse.mapped);
+    f.write_attribute(lg, "nfa_corr", l.nfa_corr);
+    f.write_attribute(lg, "nfa_corr_sqrt", l.nfa_corr_sqrt);
+    f.write_attribute(lg, "nfa_cos", l.nfa_cos);
+    f.write_attribute(lg, "nfa_cos_sqrt", l.nfa_cos_sqrt);
+    f.write_replicated(lg + "/singular_values", {hsize_t(l.collapse.singular_values.size())},
+                       l.collapse.singular_values.data());
+    if (save_agops && !l.agop.empty())
+      f.write_replicated(lg + "/agop", {hsize_t(l.dim_in), hsize_t(l.dim_in)}, l.agop.data());
+  }
+  f.flush();
+}
+
+void ResultsWriter::write_epochs(const std::vector<EpochRecord>& epochs) {
+  std::vector<double> table;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& e : epochs) {
+    const std::vector<double> row = {double(e.epoch),
+                                     e.running_loss,
+                                     e.evaluated ? e.eval.train_loss : nan,
+                                     e.evaluated ? e.eval.train_accuracy : nan,
+                                     e.evaluated ? e.eval.test_loss : nan,
+                                     e.evaluated ? e.eval.test_accuracy : nan,
+                                     e.seconds};
+    table.insert(table.end(), row.begin(), row.end());
+  }
+  write_table(file_, "/epochs", epoch_columns(), table);
+  file_.flush();
+}
+
+void ResultsWriter::write_metrics(const std::vector<Measurement>& measurements) {
+  std::vector<double> table;
+  for (const auto& m : measurements)
+    for (const auto& l : m.layers) {
+      const auto row = metric_row(m, l);
+      table.insert(table.end(), row.begin(), row.end());
+    }
+  write_table(file_, "/metrics", metric_columns(), table);
+  file_.flush();
+}
+
+void ResultsWriter::write_weights(const Network& net) {
+  io::File& f = file_;
+  f.ensure_group("/weights");
+  for (int l = 0; l < net.matrices(); ++l) {
+    const std::string name =
+        l == net.hidden_layers() ? std::string("/weights/readout") : "/weights/" + layer_group(l);
+    f.write_replicated(name, {hsize_t(net.out_dim(l)), hsize_t(net.in_dim(l))}, net.weight(l));
+  }
+  f.flush();
+}
+
+void ResultsWriter::finish(double wall_seconds) {
+  file_.write_attribute("/", "wall_seconds", wall_seconds);
+  file_.write_attribute("/", "completed", static_cast<std::int64_t>(1));
+  file_.flush();
+}
+
+}  // namespace deeprfm::mlp

@@ -1,12 +1,15 @@
 #include "cli.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include <boost/program_options.hpp>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/version.hpp>
 
 namespace po = boost::program_options;
@@ -18,12 +21,9 @@ namespace {
 std::string to_text(const boost::any& value) {
   if (value.type() == typeid(std::string)) return boost::any_cast<std::string>(value);
   if (value.type() == typeid(int)) return std::to_string(boost::any_cast<int>(value));
-  if (value.type() == typeid(long)) return std::to_string(boost::any_cast<long>(value));
-  if (value.type() == typeid(long long)) return std::to_string(boost::any_cast<long long>(value));
-  if (value.type() == typeid(unsigned long))
-    return std::to_string(boost::any_cast<unsigned long>(value));
-  if (value.type() == typeid(unsigned long long))
-    return std::to_string(boost::any_cast<unsigned long long>(value));
+  if (value.type() == typeid(std::int64_t)) return std::to_string(boost::any_cast<std::int64_t>(value));
+  if (value.type() == typeid(std::uint64_t))
+    return std::to_string(boost::any_cast<std::uint64_t>(value));
   if (value.type() == typeid(bool)) return boost::any_cast<bool>(value) ? "true" : "false";
   if (value.type() == typeid(double)) {
     std::ostringstream os;
@@ -33,126 +33,152 @@ std::string to_text(const boost::any& value) {
   return "?";
 }
 
-}  // namespace
+/// Options that steer one invocation only: never stored, never compared on --resume.
+const std::set<std::string>& invocation_options() {
+  static const std::set<std::string> names = {"help", "version", "config", "quiet", "resume",
+                                              "output", "overwrite", "mem-limit"};
+  return names;
+}
 
-ParseResult parse_command_line(int argc, char** argv) {
-  ParseResult result;
-  RunOptions& o = result.options;
-  std::string kernel = "laplace", feature_init = "gaussian", config_file;
-  std::int64_t n = o.data.n, n_test = o.data.n_test;
-  std::uint64_t seed = 1;
-
+po::options_description describe_options() {
   po::options_description general("General");
   general.add_options()
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
-      ("config", po::value<std::string>(&config_file),
+      ("config", po::value<std::string>(),
        "read options from this file (lines 'name = value', same names as below; the command "
        "line wins)")
-      ("quiet", po::bool_switch(&o.quiet), "print only errors and the final table");
+      ("quiet", po::bool_switch(), "print only errors and the final table");
 
   po::options_description data("Data");
   data.add_options()
-      ("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
+      ("data", po::value<std::string>()->default_value("fashion-mnist"),
        "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")
-      ("data-dir", po::value<std::string>(&o.data.data_dir)->default_value(""),
+      ("data-dir", po::value<std::string>()->default_value(""),
        "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
        "defaults to /usr/share/datasets/fashion-mnist")
-      ("train", po::value<std::string>(&o.data.train_file)->default_value(""),
+      ("train", po::value<std::string>()->default_value(""),
        "hdf5/npy: training file (npy: the X array)")
-      ("test", po::value<std::string>(&o.data.test_file)->default_value(""),
+      ("test", po::value<std::string>()->default_value(""),
        "hdf5/npy: test file (npy: the X array); none if empty")
-      ("train-labels", po::value<std::string>(&o.data.train_labels_file)->default_value(""),
+      ("train-labels", po::value<std::string>()->default_value(""),
        "npy: training labels file (default: the --train file name with _X replaced by _y, "
        "see docs/cli.md)")
-      ("test-labels", po::value<std::string>(&o.data.test_labels_file)->default_value(""),
+      ("test-labels", po::value<std::string>()->default_value(""),
        "npy: test labels file (default derived like --train-labels)")
-      ("x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
-       "hdf5: dataset of samples x features")
-      ("y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
-       "hdf5: dataset of labels")
-      ("n", po::value<std::int64_t>(&n)->default_value(2000),
+      ("x-name", po::value<std::string>()->default_value("X"), "hdf5: dataset of samples x features")
+      ("y-name", po::value<std::string>()->default_value("y"), "hdf5: dataset of labels")
+      ("n", po::value<std::int64_t>()->default_value(2000),
        "training points, class-balanced (the first n/C of each class); 0 = all")
-      ("n-test", po::value<std::int64_t>(&n_test)->default_value(0),
+      ("n-test", po::value<std::int64_t>()->default_value(0),
        "test points, class-balanced; 0 = all (synthetic: as many as --n); -1 = no test set")
-      ("classes", po::value<int>(&o.data.classes)->default_value(0),
+      ("classes", po::value<int>()->default_value(0),
        "number of classes; 0 = the data set's (10 for the image sets, max label + 1 for "
        "hdf5/npy, 10 for synthetic)")
-      ("dim", po::value<int>(&o.data.dim)->default_value(64), "synthetic: input dimension")
-      ("separation", po::value<double>(&o.data.separation)->default_value(1.0),
+      ("dim", po::value<int>()->default_value(64), "synthetic: input dimension")
+      ("separation", po::value<double>()->default_value(1.0),
        "synthetic: scale of the class means (noise has unit variance)")
-      ("test-own-statistics", po::bool_switch(&o.data.test_own_statistics),
+      ("test-own-statistics", po::bool_switch(),
        "standardise the test set with its own mean/std (mimics the authors' code) instead of "
        "the training statistics");
 
   po::options_description model("Model");
   model.add_options()
-      ("layers", po::value<int>(&o.model.layers)->default_value(8), "number of Deep RFM layers L")
-      ("kernel", po::value<std::string>(&kernel)->default_value("laplace"), "laplace | gaussian")
-      ("bandwidth", po::value<double>(&o.model.kernel.bandwidth)->default_value(2.0),
-       "kernel bandwidth s > 0")
-      ("ridge", po::value<double>(&o.model.ridge)->default_value(0.0),
+      ("layers", po::value<int>()->default_value(8),
+       "number of Deep RFM layers L (with --resume: the total to reach)")
+      ("kernel", po::value<std::string>()->default_value("laplace"), "laplace | gaussian")
+      ("bandwidth", po::value<double>()->default_value(2.0), "kernel bandwidth s > 0")
+      ("ridge", po::value<double>()->default_value(0.0),
        "ridge mu >= 0 added to the kernel matrix (0 = ridgeless, as in the paper; the authors' "
        "code uses 1e-3)")
-      ("width", po::value<int>(&o.model.width)->default_value(512), "random-feature width D")
-      ("feature-init", po::value<std::string>(&feature_init)->default_value("gaussian"),
+      ("ridge-escalation", po::bool_switch(),
+       "if a Cholesky factorisation fails, raise the ridge by 10x (from 1e-10 when 0) and retry, "
+       "logging every raise; off by default: no ridge is ever added silently")
+      ("residual-tolerance", po::value<double>()->default_value(1e-6),
+       "stop when a solve's relative residual ||(K + mu I) A - Y|| / ||Y|| exceeds this")
+      ("width", po::value<int>()->default_value(512), "random-feature width D")
+      ("feature-init", po::value<std::string>()->default_value("gaussian"),
        "gaussian (N(0,1), the paper) | uniform (U[-1/sqrt(d), 1/sqrt(d)], the authors' code)")
-      ("seed", po::value<std::uint64_t>(&seed)->default_value(1),
+      ("seed", po::value<std::uint64_t>()->default_value(1),
        "seed of the random feature maps and of synthetic data");
 
   po::options_description parallel("Parallel");
   parallel.add_options()
-      ("grid", po::value<std::string>(&o.grid)->default_value(""),
+      ("grid", po::value<std::string>()->default_value(""),
        "process grid PrxPc (default: the most square shape for the rank count, Pr <= Pc)")
-      ("block-size", po::value<int>(&o.model.block)->default_value(la::kDefaultBlockSize),
+      ("block-size", po::value<int>()->default_value(la::kDefaultBlockSize),
        "block-cyclic block size")
-      ("blas-threads", po::value<int>(&o.blas_threads)->default_value(0),
-       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)");
+      ("blas-threads", po::value<int>()->default_value(0),
+       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)")
+      ("mem-limit", po::value<std::string>()->default_value(""),
+       "memory a rank may use (e.g. 8G); default: MemAvailable and the cgroup limit, shared "
+       "by the ranks of a node");
 
-  po::options_description output("Output");
+  po::options_description output("Output and restart");
   output.add_options()
-      ("output,o", po::value<std::string>(&o.output)->default_value("deeprfm-results.h5"),
-       "HDF5 results file (parallel HDF5)")
-      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output file")
-      ("save-features", po::value<std::string>(&o.save_features)->default_value("last"),
+      ("output,o", po::value<std::string>()->default_value("deeprfm-results.h5"),
+       "HDF5 results file (parallel HDF5); it is also the run's checkpoint")
+      ("overwrite", po::bool_switch(), "replace an existing output file")
+      ("resume", po::value<std::string>()->default_value(""),
+       "continue the run stored in this results file from its last complete layer (any rank "
+       "count and grid); only --layers, --grid, --block-size, --blas-threads, --ridge, "
+       "--ridge-escalation, --residual-tolerance and --save-features may differ")
+      ("save-features", po::value<std::string>()->default_value("last"),
        "none | last | all: layer features written to the file (AGOPs and metrics always are)");
 
   po::options_description all("deeprfm: distributed Deep Recursive Feature Machines\n\n"
                               "Usage: mpirun -n P deeprfm [options]\n\nOptions");
   all.add(general).add(data).add(model).add(parallel).add(output);
+  return all;
+}
 
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
-    if (vm.count("config")) {
-      const std::string path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
-      po::store(po::parse_config_file(in, all), vm);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    DEEPRFM_THROW(input, e.what() << " (see deeprfm --help)");
-  }
+template <class T>
+T get(const po::variables_map& vm, const char* name) {
+  return vm[name].as<T>();
+}
 
-  if (vm.count("help")) {
-    std::ostringstream os;
-    os << all << "\nDocumentation: docs/cli.md; output layout: docs/hdf5_layout.md\n";
-    result.text = os.str();
-    return result;
-  }
-  if (vm.count("version")) {
-    result.text = std::string("deeprfm ") + kVersion + " (" + kGitRevision + ")\n";
-    return result;
-  }
-
-  o.data.n = n;
-  o.data.n_test = n_test;
+RunOptions from_variables(const po::variables_map& vm) {
+  RunOptions o;
+  o.data.kind = get<std::string>(vm, "data");
+  o.data.data_dir = get<std::string>(vm, "data-dir");
+  o.data.train_file = get<std::string>(vm, "train");
+  o.data.test_file = get<std::string>(vm, "test");
+  o.data.train_labels_file = get<std::string>(vm, "train-labels");
+  o.data.test_labels_file = get<std::string>(vm, "test-labels");
+  o.data.x_name = get<std::string>(vm, "x-name");
+  o.data.y_name = get<std::string>(vm, "y-name");
+  o.data.n = get<std::int64_t>(vm, "n");
+  o.data.n_test = get<std::int64_t>(vm, "n-test");
+  o.data.classes = get<int>(vm, "classes");
+  o.data.dim = get<int>(vm, "dim");
+  o.data.separation = get<double>(vm, "separation");
+  o.data.test_own_statistics = get<bool>(vm, "test-own-statistics");
+  const auto seed = get<std::uint64_t>(vm, "seed");
   o.data.seed = seed;
+
+  o.model.layers = get<int>(vm, "layers");
+  o.model.kernel.kind = kernels::parse_kernel_kind(get<std::string>(vm, "kernel"));
+  o.model.kernel.bandwidth = get<double>(vm, "bandwidth");
+  o.model.ridge = get<double>(vm, "ridge");
+  o.model.ridge_escalation = get<bool>(vm, "ridge-escalation");
+  o.model.residual_tolerance = get<double>(vm, "residual-tolerance");
+  o.model.width = get<int>(vm, "width");
+  o.model.feature_init = rfm::parse_feature_init(get<std::string>(vm, "feature-init"));
   o.model.seed = seed;
-  o.model.kernel.kind = kernels::parse_kernel_kind(kernel);
-  o.model.feature_init = rfm::parse_feature_init(feature_init);
+  o.model.block = get<int>(vm, "block-size");
+
+  o.grid = get<std::string>(vm, "grid");
+  o.blas_threads = get<int>(vm, "blas-threads");
+  const std::string mem = get<std::string>(vm, "mem-limit");
+  o.mem_limit = mem.empty() ? 0.0 : parse_memory_size(mem);
+  o.output = get<std::string>(vm, "output");
+  o.overwrite = get<bool>(vm, "overwrite");
+  o.resume = get<std::string>(vm, "resume");
+  o.save_features = get<std::string>(vm, "save-features");
+  o.quiet = get<bool>(vm, "quiet");
+
   o.model.validate();
+  const std::int64_t n = o.data.n, n_test = o.data.n_test;
   DEEPRFM_CHECK(n >= 0, input, "--n must be >= 0 (0 = all), got " << n);
   DEEPRFM_CHECK(n_test >= -1, input, "--n-test must be >= -1, got " << n_test);
   DEEPRFM_CHECK(o.data.classes >= 0 && o.data.classes != 1, input,
@@ -163,13 +189,116 @@ ParseResult parse_command_line(int argc, char** argv) {
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
 
-  std::ostringstream cmd;
-  for (int i = 0; i < argc; ++i) cmd << (i ? " " : "") << argv[i];
-  o.command_line = cmd.str();
   for (const auto& [name, value] : vm) {
-    if (name == "help" || name == "version") continue;
+    if (invocation_options().count(name)) continue;
     o.effective.emplace_back(name, to_text(value.value()));
   }
+  return o;
+}
+
+void store_or_throw(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const po::error& e) {
+    DEEPRFM_THROW(input, e.what() << " (see deeprfm --help)");
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& options_changeable_on_resume() {
+  static const std::vector<std::string> names = {
+      "layers", "grid", "block-size", "blas-threads", "ridge", "ridge-escalation",
+      "residual-tolerance", "save-features"};
+  return names;
+}
+
+std::string resume_path(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--resume" && i + 1 < argc) path = argv[i + 1];
+    if (a.rfind("--resume=", 0) == 0) path = a.substr(9);
+  }
+  return path;
+}
+
+ParseResult parse_command_line(int argc, char** argv,
+                               const std::vector<std::pair<std::string, std::string>>* stored) {
+  ParseResult result;
+  const po::options_description all = describe_options();
+  po::variables_map cmd;
+  store_or_throw([&] {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), cmd);
+    if (cmd.count("config")) {
+      const std::string path = cmd["config"].as<std::string>();
+      std::ifstream in(path);
+      DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
+      po::store(po::parse_config_file(in, all), cmd);
+    }
+    po::notify(cmd);
+  });
+
+  if (cmd.count("help")) {
+    std::ostringstream os;
+    os << all << "\nDocumentation: docs/cli.md; output layout: docs/hdf5_layout.md; "
+                 "checkpoints and exit codes: docs/checkpointing.md\n";
+    result.text = os.str();
+    return result;
+  }
+  if (cmd.count("version")) {
+    result.text = std::string("deeprfm ") + kVersion + " (" + kGitRevision + ")\n";
+    return result;
+  }
+
+  po::variables_map vm;
+  if (!cmd["resume"].as<std::string>().empty()) {
+    DEEPRFM_CHECK(stored != nullptr, internal, "--resume without the stored options");
+    // The stored run is the base; the command line may change only some options.
+    std::ostringstream text;
+    std::map<std::string, std::string> stored_map;
+    for (const auto& [name, value] : *stored) {
+      if (invocation_options().count(name)) continue;
+      stored_map[name] = value;
+    }
+    const auto& changeable = options_changeable_on_resume();
+    for (const auto& [name, value] : cmd) {
+      if (value.defaulted() || invocation_options().count(name)) continue;
+      const std::string given = to_text(value.value());
+      const auto it = stored_map.find(name);
+      const bool may_change =
+          std::find(changeable.begin(), changeable.end(), name) != changeable.end();
+      if (may_change) {
+        stored_map[name] = given;
+      } else if (it == stored_map.end() || it->second != given) {
+        DEEPRFM_THROW(input, "--resume: --" << name << " " << given << " contradicts the stored run ("
+                                            << (it == stored_map.end() ? "not set" : it->second)
+                                            << "); only --layers, --grid, --block-size, "
+                                               "--blas-threads, --ridge, --ridge-escalation, "
+                                               "--residual-tolerance and --save-features may change");
+      }
+    }
+    // Options given on the command line that steer only this invocation.
+    for (const auto& name : invocation_options()) {
+      if (name == "help" || name == "version" || name == "config") continue;
+      if (cmd.count(name) && !cmd[name].defaulted())
+        stored_map[name] = to_text(cmd[name].value());
+    }
+    for (const auto& [name, value] : stored_map) text << name << " = " << value << "\n";
+    std::istringstream in(text.str());
+    store_or_throw([&] {
+      po::store(po::parse_config_file(in, all), vm);
+      po::notify(vm);
+    });
+  } else {
+    vm = std::move(cmd);
+  }
+
+  result.options = from_variables(vm);
+  std::ostringstream cmdline;
+  for (int i = 0; i < argc; ++i) cmdline << (i ? " " : "") << argv[i];
+  result.options.command_line = cmdline.str();
+  if (!result.options.resume.empty()) result.options.output = result.options.resume;
   result.run = true;
   return result;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Command line and config file of the deeprfm executable (Boost.Program_options).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <deeprfm/data/dataset.hpp>
@@ -15,11 +16,14 @@ struct RunOptions {
   std::string grid;               ///< "" = most square for the rank count
   std::string output = "deeprfm-results.h5";
   bool overwrite = false;
+  std::string resume;             ///< results file of a run to continue ("" = new run)
   std::string save_features = "last";  ///< none | last | all
   int blas_threads = 0;           ///< 0 = leave the BLAS library's default
+  double mem_limit = 0;           ///< bytes per rank; 0 = what the node offers
   bool quiet = false;
   std::string command_line;       ///< as typed, for the output file
-  /// Every option's final value as text (name -> value), for the output file.
+  /// The options that define the run (name -> value as text), stored in the output file and
+  /// compared on --resume. Excludes options that only steer this invocation.
   std::vector<std::pair<std::string, std::string>> effective;
 };
 
@@ -31,9 +35,21 @@ struct ParseResult {
   RunOptions options;
 };
 
+/// Options that may differ between a run and its --resume.
+const std::vector<std::string>& options_changeable_on_resume();
+
 /// Parse argv and, if --config is given, the config file (same option names, `name = value`
-/// lines, command line wins). Throws Error(input) with a one-line message on bad options.
-/// Local (every rank parses the same argv and file identically).
-ParseResult parse_command_line(int argc, char** argv);
+/// lines, command line wins). With --resume FILE, `stored` must hold the run's stored options
+/// (RunStore::options()): they are the base, the command line may change only the options of
+/// options_changeable_on_resume(), and a contradiction throws Error(input) naming it.
+/// Throws Error(input) with a one-line message on bad options. Local (every rank parses the
+/// same argv and file identically).
+ParseResult parse_command_line(int argc, char** argv,
+                               const std::vector<std::pair<std::string, std::string>>* stored =
+                                   nullptr);
+
+/// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
+/// before the full parse). Local.
+std::string resume_path(int argc, char** argv);
 
 }  // namespace deeprfm::app

@@ -1,11 +1,15 @@
 // deeprfm: distributed Deep Recursive Feature Machines. See README.md and docs/.
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/io/run_store.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/grid/process_grid.hpp>
 #include <deeprfm/io/results_writer.hpp>
@@ -51,30 +55,67 @@ void print_phases(const rfm::LayerResult& l) {
   std::fflush(stdout);
 }
 
-void print_table(const std::vector<rfm::LayerResult>& layers) {
+void print_table(const std::vector<std::vector<double>>& rows) {
+  // rows are io::metric_row() values; columns by name.
+  const auto& columns = io::metric_columns();
+  auto col = [&](const char* name) {
+    return static_cast<std::size_t>(std::find(columns.begin(), columns.end(), name) - columns.begin());
+  };
   std::printf("\n%-5s %11s %11s %11s | %11s %11s %11s | %11s %11s | %8s %8s | %8s\n", "layer",
               "NC1(X)", "NC1(XS)", "NC1(ReLU)", "NC2(X)", "NC2(XS)", "NC2(ReLU)",
               "NC1pinv(X)", "NC1pinv(XS)", "train", "test", "seconds");
-  for (const auto& l : layers) {
-    double seconds = 0;
-    for (const auto& name : l.timers.order()) seconds += l.timers.at(name).seconds;
+  for (const auto& r : rows) {
     std::printf("%-5d %11.4e %11.4e %11.4e | %11.4e %11.4e %11.4e | %11.4e %11.4e | %8.4f %8.4f | %8.2f\n",
-                l.layer + 1, l.input.nc1, l.projected.nc1, l.mapped.nc1, l.input.nc2_etf,
-                l.projected.nc2_etf, l.mapped.nc2_etf, l.input.nc1_pinv, l.projected.nc1_pinv,
-                l.train_accuracy, l.test_accuracy, seconds);
+                static_cast<int>(r[col("layer")]), r[col("nc1_input")], r[col("nc1_projected")],
+                r[col("nc1_mapped")], r[col("nc2_etf_input")], r[col("nc2_etf_projected")],
+                r[col("nc2_etf_mapped")], r[col("nc1_pinv_input")], r[col("nc1_pinv_projected")],
+                r[col("train_accuracy")], r[col("test_accuracy")], r[col("seconds")]);
   }
-  if (layers.size() >= 2) {
-    const double first = layers.front().input.nc1, last = layers.back().mapped.nc1;
-    std::printf("NC1 from layer 1 input to layer %zu output: %.4e -> %.4e (x%.3g)\n",
-                layers.size(), first, last, last / first);
+  if (rows.size() >= 2) {
+    const double first = rows.front()[col("nc1_input")], last = rows.back()[col("nc1_mapped")];
+    std::printf("NC1 from layer 1 input to layer %zu output: %.4e -> %.4e (x%.3g)\n", rows.size(),
+                first, last, last / first);
   }
   std::fflush(stdout);
 }
 
-int run(const app::RunOptions& opt, const mpi::Communicator& world) {
+/// Refuse a run that will not fit, before allocating: the same estimate the program prints.
+void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, double estimate,
+                  int n, int d, int classes, int n_test) {
+  const double available =
+      opt.mem_limit > 0 ? opt.mem_limit : available_memory_per_rank(world);
+  if (estimate <= available) return;
+  // What would fit: the smallest rank count, and the largest n at this rank count.
+  int ranks = world.size();
+  while (ranks < (1 << 20) &&
+         rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, ranks) > available)
+    ranks *= 2;
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (rfm::estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test, world.size()) <=
+        available)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  mpi::run_agreed(world, [&] {
+    DEEPRFM_THROW(resource, "the run needs about "
+                                << estimate / (1 << 30) << " GiB per rank but "
+                                << available / (1 << 30)
+                                << " GiB are available per rank"
+                                << (opt.mem_limit > 0 ? " (--mem-limit)" : "")
+                                << "; it would fit on " << ranks << " ranks, or with --n " << lo
+                                << " on " << world.size() << " ranks");
+  });
+}
+
+int run(const app::RunOptions& opt, const mpi::Communicator& world,
+        io::RunStore* existing) {
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
+  install_stop_handlers();
 
   grid::GridShape shape;
   mpi::run_agreed(world, [&] {
@@ -95,14 +136,41 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world) {
     std::fflush(stdout);
   }
 
-  // Refuse a bad output path before any work, but create the file only once the data loaded,
-  // so that a failed start leaves nothing behind that would block the next run.
-  io::File::check_path(opt.output,
-                       opt.overwrite ? io::File::Mode::create_truncate
-                                     : io::File::Mode::create_exclusive,
-                       world);
-  data::TrainTest data = data::load_train_test(opt.data, grid, opt.model.block);
-  io::ResultsWriter writer(opt.output, opt.overwrite, world);
+  io::RunStore fresh(opt.output, world);
+  io::RunStore& store = existing != nullptr ? *existing : fresh;
+  data::TrainTest data;
+  int first_layer = 0;
+  if (existing != nullptr) {
+    first_layer = store.completed_layers();
+    if (first_layer >= opt.model.layers) {
+      if (root) {
+        std::printf("%s already holds %d complete layers (asked for %d): nothing to do\n",
+                    opt.output.c_str(), first_layer, opt.model.layers);
+        print_table(store.metric_rows());
+      }
+      if (!store.complete()) store.mark_complete(first_layer);
+      return 0;
+    }
+    if (talk)
+      std::printf("resuming %s after layer %d of %d\n", opt.output.c_str(), first_layer,
+                  opt.model.layers);
+    set_run_context(-1, "load");
+    if (first_layer == 0) {
+      data = data::load_train_test(opt.data, grid, opt.model.block);
+    } else {
+      data = store.load_state(grid, opt.model.block);
+    }
+  } else {
+    // Refuse a bad output path before any work; the file itself is created once the data
+    // loaded, so a failed start leaves nothing behind that would block the next run.
+    io::File::check_path(opt.output,
+                         opt.overwrite ? io::File::Mode::create_truncate
+                                       : io::File::Mode::create_exclusive,
+                         world);
+    set_run_context(-1, "load");
+    mpi::run_agreed(world, [&] { inject_fault_point(-1, "load", world.rank()); });
+    data = data::load_train_test(opt.data, grid, opt.model.block);
+  }
   const int n = data.train.n(), d = data.train.dim(), classes = data.train.classes;
   const int n_test = data.test.n();
   const double estimate = rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test,
@@ -120,37 +188,42 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world) {
                 static_cast<unsigned long long>(opt.model.seed));
     std::fflush(stdout);
   }
+  check_memory(opt, world, estimate, n, d, classes, n_test);
 
-  io::RunInfo info;
-  info.command_line = opt.command_line;
-  info.options = opt.effective;
-  info.ranks = world.size();
-  info.grid = shape;
-  info.block = opt.model.block;
-  info.blas_library = blas.library;
-  info.blas_kernels = blas.kernels;
-  info.blas_threads = blas.threads;
-  info.memory_estimate_bytes = estimate;
-  writer.write_run_info(info);
-  writer.write_data(data);
+  if (existing == nullptr) {
+    io::RunInfo info;
+    info.command_line = opt.command_line;
+    info.options = opt.effective;
+    info.ranks = world.size();
+    info.grid = shape;
+    info.block = opt.model.block;
+    info.blas_library = blas.library;
+    info.blas_kernels = blas.kernels;
+    info.blas_threads = blas.threads;
+    info.memory_estimate_bytes = estimate;
+    store.create(opt.overwrite, info, data, opt.model.layers);
+  }
 
   rfm::DeepRfm model(opt.model, grid);
-  std::vector<rfm::LayerResult> layers;
-  for (int l = 0; l < opt.model.layers; ++l) {
-    layers.push_back(model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x,
-                                     data.test.labels));
-    if (talk) {
-      print_layer(layers.back());
-      print_phases(layers.back());
-    }
+  for (int l = first_layer; l < opt.model.layers; ++l) {
+    const rfm::LayerResult result =
+        model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels);
     const bool save = opt.save_features == "all" ||
                       (opt.save_features == "last" && l + 1 == opt.model.layers);
-    writer.write_layer(layers.back(), save ? &data.train.x : nullptr);
+    store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers);
+    if (talk) {
+      print_layer(result);
+      print_phases(result);
+    }
+    if (l + 1 < opt.model.layers) {
+      const int signal = agreed_stop_signal(world);
+      if (signal != 0) throw StopRequested(signal);
+    }
   }
-  writer.write_summary(layers);
+  store.mark_complete(opt.model.layers);
   if (root) {
-    print_table(layers);
-    std::printf("results: %s\n", writer.path().c_str());
+    print_table(store.metric_rows());
+    std::printf("results: %s\n", opt.output.c_str());
   }
   return 0;
 }
@@ -160,25 +233,57 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world) {
 int main(int argc, char** argv) {
   deeprfm::mpi::Environment env(&argc, &argv);
   auto world = deeprfm::mpi::Communicator::world();
+  std::string output;
   try {
     deeprfm::app::ParseResult parsed;
+    std::optional<deeprfm::io::RunStore> existing;
+    const std::string resume = deeprfm::app::resume_path(argc, argv);
+    if (!resume.empty()) {
+      existing.emplace(resume, world);
+      existing->open_existing();
+    }
     // Parsing does no communication and gives the same answer on every rank.
-    deeprfm::mpi::run_agreed(world, [&] { parsed = deeprfm::app::parse_command_line(argc, argv); });
+    deeprfm::mpi::run_agreed(world, [&] {
+      parsed = deeprfm::app::parse_command_line(argc, argv,
+                                                existing ? &existing->options() : nullptr);
+    });
     if (!parsed.run) {
       if (world.rank() == 0) std::cout << parsed.text;
       return parsed.exit_code;
     }
-    return run(parsed.options, world);
+    output = parsed.options.output;
+    return run(parsed.options, world, existing ? &*existing : nullptr);
+  } catch (const deeprfm::StopRequested& stop) {
+    // Every rank threw it at the same safe point; the last complete checkpoint is intact.
+    if (world.rank() == 0) {
+      std::fprintf(stderr,
+                   "deeprfm: stopped by signal %d; the last complete checkpoint is in %s.\n"
+                   "deeprfm: continue with: mpirun -n P deeprfm --resume %s\n",
+                   stop.signal(), output.c_str(), output.c_str());
+    }
+    return deeprfm::kExitStoppedBySignal;
   } catch (const deeprfm::Error& e) {
+    const std::string where = deeprfm::run_context();
     if (e.agreed()) {
       // Every rank has the same error: rank 0 reports, all exit together.
-      if (world.rank() == 0) std::fprintf(stderr, "deeprfm: error: %s\n", e.what());
+      if (world.rank() == 0)
+        std::fprintf(stderr, "deeprfm: error%s%s: %s\n", where.empty() ? "" : " in ",
+                     where.c_str(), e.what());
       return static_cast<int>(e.kind());
     }
-    std::fprintf(stderr, "deeprfm: error on rank %d: %s\n", world.rank(), e.what());
+    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: %s (aborting all ranks)\n", world.rank(),
+                 where.empty() ? "" : " in ", where.c_str(), e.what());
     deeprfm::mpi::Environment::abort(static_cast<int>(e.kind()));
+  } catch (const std::bad_alloc&) {
+    const std::string where = deeprfm::run_context();
+    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: out of memory (aborting all ranks); "
+                 "use more ranks or a smaller --n\n",
+                 world.rank(), where.empty() ? "" : " in ", where.c_str());
+    deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::resource));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "deeprfm: internal error on rank %d: %s\n", world.rank(), e.what());
+    const std::string where = deeprfm::run_context();
+    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: %s (aborting all ranks)\n", world.rank(),
+                 where.empty() ? "" : " in ", where.c_str(), e.what());
     deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::internal));
   }
 }

@@ -768,4 +768,45 @@ bool File::has_attribute(const std::string& object, const std::string& name) con
   });
 }
 
+void File::remove(const std::string& path) {
+  agreed(*comm_, [&] {
+    const std::string p = normalize(path);
+    if (!object_exists(file_.get(), p)) return;
+    DEEPRFM_H5(H5Ldelete, (file_.get(), p.c_str(), H5P_DEFAULT), "object " + p);
+  });
+}
+
+namespace {
+herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> File::attribute_names(const std::string& object) const {
+  return agreed(*comm_, [&] {
+    const std::string p = normalize(object);
+    DEEPRFM_CHECK(object_exists(file_.get(), p), input,
+                  "no object '" << p << "' in " << path_);
+    std::vector<std::string> names;
+    hsize_t index = 0;
+    DEEPRFM_H5(H5Aiterate_by_name, (file_.get(), p.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index,
+                                    collect_attribute_name, &names, H5P_DEFAULT),
+               "attributes of " + p);
+    return names;
+  });
+}
+
+void File::close() {
+  agreed(*comm_, [&] {
+    if (!file_.valid()) return;
+    Handle closing = std::move(file_);
+    const hid_t id = closing.get();
+    // Close explicitly so that a failure is reported (the destructor cannot throw).
+    (void)closing;
+    DEEPRFM_H5(H5Fflush, (id, H5F_SCOPE_LOCAL), "file " + path_);
+  });
+  // The Handle went out of scope inside the lambda: H5Fclose ran on every rank.
+}
+
 }  // namespace deeprfm::io

@@ -61,6 +61,10 @@ ResultsWriter::ResultsWriter(const std::string& path, bool overwrite,
                              const mpi::Communicator& comm)
     : file_(path, mode_for(overwrite), comm) {}
 
+ResultsWriter::ResultsWriter(const std::string& path, File::Mode mode,
+                             const mpi::Communicator& comm)
+    : file_(path, mode, comm) {}
+
 void ResultsWriter::write_run_info(const RunInfo& info) {
   File& f = file_;
   f.write_attribute("/", "program", std::string("deeprfm"));
@@ -154,15 +158,19 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
 }
 
 void ResultsWriter::write_summary(const std::vector<rfm::LayerResult>& layers) {
+  std::vector<std::vector<double>> rows;
+  for (const auto& l : layers) rows.push_back(metric_row(l));
+  write_summary(rows);
+}
+
+void ResultsWriter::write_summary(const std::vector<std::vector<double>>& metric_rows) {
   File& f = file_;
+  f.remove("/metrics");  // the table grows by a row per layer: rewrite it whole
   f.ensure_group("/metrics");
   const auto& columns = metric_columns();
   std::vector<double> table;
-  for (const auto& l : layers) {
-    const auto row = metric_row(l);
-    table.insert(table.end(), row.begin(), row.end());
-  }
-  const hsize_t rows = layers.size(), cols = columns.size();
+  for (const auto& row : metric_rows) table.insert(table.end(), row.begin(), row.end());
+  const hsize_t rows = metric_rows.size(), cols = columns.size();
   f.write_replicated("/metrics/table", {rows, cols}, table.data());
   f.write_attribute("/metrics/table", "columns", columns);
   for (hsize_t c = 0; c < cols; ++c) {

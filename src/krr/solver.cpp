@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/core/timer.hpp>
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/mpi/communicator.hpp>
@@ -39,7 +40,9 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
     report.anorm = n > 0 ? pdlansy_(&norm, &uplo, &n, k.data(), &one, &one, k.desc(), work.data())
                          : 0.0;
   }
-  const std::int64_t local_info = la::scalapack::potrf('L', k);
+  std::int64_t local_info = la::scalapack::potrf('L', k);
+  // Test-only: act out a pdpotrf failure on one rank (DEEPRFM_FAULT=scalapack@R:L:factorization).
+  if (fault_requested_in_context("scalapack", comm.rank())) local_info = 7;
   // A negative info (illegal argument) on any rank wins over a positive one.
   const std::int64_t low = -comm.max(-local_info), high = comm.max(local_info);
   const int info = static_cast<int>(low < 0 ? low : high);

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/krr/solver.hpp>
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/rfm/agop.hpp>
@@ -19,6 +22,8 @@ void ModelConfig::validate() const {
   DEEPRFM_CHECK(width > 0, input, "--width must be positive, got " << width);
   DEEPRFM_CHECK(layers > 0, input, "--layers must be positive, got " << layers);
   DEEPRFM_CHECK(block > 0, input, "--block-size must be positive, got " << block);
+  DEEPRFM_CHECK(residual_tolerance > 0, input,
+                "--residual-tolerance must be positive, got " << residual_tolerance);
 }
 
 double estimate_memory_per_rank(double n, double d_input, double width, double classes,
@@ -56,7 +61,7 @@ namespace {
 void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, PhaseTimers& out) {
   for (const auto& name : local.order()) {
     const auto& r = local.at(name);
-    out.add(name, comm.max(r.seconds), r.flops);
+    out.add(name, comm.max(r.seconds), r.flops, r.bytes);
   }
 }
 
@@ -75,8 +80,17 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
   result.dim_in = d;
   PhaseTimers timers;
   const auto& kernel = config_.kernel;
+  const int me = comm.rank();
+  // A safe point: stop requests (signals) are agreed here, and the test-only fault injection
+  // acts here, inside an agreement, so that no rank is left waiting in a collective.
+  auto checkpoint_phase = [&](const char* phase) {
+    set_run_context(layer, phase);
+    mpi::run_agreed(comm, [&] { inject_fault_point(layer, phase, me); });
+    stop_point(comm);
+  };
 
   // 1. Row normalisation and the metrics of X_l.
+  checkpoint_phase("normalize");
   {
     ScopedPhase phase(timers, "normalize", 3.0 * (dn + n_test) * dd);
     krr::normalize_rows(x, (where + ", training features").c_str());
@@ -88,22 +102,41 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
   }
 
   // 2-3. Kernel matrix and the ridge(less) solve.
+  checkpoint_phase("kernel");
   la::DistMatrix<double> k(grid_, n, n, block);
   la::DistMatrix<double> a(grid_, n, classes, block);
-  krr::fill_targets(a, labels);
-  {
-    ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
-    result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+  double ridge = config_.ridge;
+  for (int attempt = 0;; ++attempt) {
+    {
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+    }
+    checkpoint_phase("factorization");
+    krr::fill_targets(a, labels);
+    try {
+      // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
+      const krr::SolveReport report = krr::cholesky_solve(k, ridge, a, where);
+      timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
+      timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc);
+      result.rcond = report.rcond;
+      break;
+    } catch (const Error& e) {
+      // Only an agreed numerical failure may be retried, and only when asked for explicitly.
+      if (!config_.ridge_escalation || e.kind() != ErrorKind::numerical || !e.agreed() ||
+          attempt >= config_.max_ridge_escalations)
+        throw;
+      result.ridges_tried.push_back(ridge);
+      const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
+      if (me == 0)
+        std::printf("%s: Cholesky failed with ridge %g; --ridge-escalation raises it to %g\n",
+                    where.c_str(), ridge, next);
+      ridge = next;
+    }
   }
-  {
-    // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
-    const krr::SolveReport report = krr::cholesky_solve(k, config_.ridge, a, where);
-    timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
-    timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc);
-    result.rcond = report.rcond;
-  }
+  result.ridge = ridge;
   // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
   krr::KernelStats rebuilt;
+  checkpoint_phase("residual");
   {
     ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
     rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
@@ -113,7 +146,8 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
     ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc);
     la::DistMatrix<double> y(grid_, n, classes, block);
     krr::fill_targets(y, labels);
-    result.residual = krr::relative_residual(k, config_.ridge, a, y);
+    result.residual = krr::relative_residual(k, ridge, a, y);
+    if (fault_requested("residual", layer, "residual", me)) result.residual *= 1e12;
     la::DistMatrix<double> pred(grid_, n, classes, block);
     la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
     result.train_accuracy = metrics::accuracy(pred, labels);
@@ -121,8 +155,15 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
   DEEPRFM_AGREE(comm, std::isfinite(result.residual), numerical,
                 where << ": the solve produced non-finite coefficients (residual "
                       << result.residual << "); rerun with --ridge 1e-3 or larger");
+  DEEPRFM_AGREE(comm, result.residual <= config_.residual_tolerance, numerical,
+                where << ": the relative residual of the solve, " << result.residual
+                      << ", is above --residual-tolerance " << config_.residual_tolerance
+                      << " (reciprocal condition " << result.rcond
+                      << "); the system is too ill-conditioned: resume with --ridge 1e-3 or "
+                         "larger");
 
   // 4. AGOP.
+  checkpoint_phase("agop");
   {
     ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
     krr::kernel_to_gradient_weights(kernel, rebuilt, k);
@@ -131,6 +172,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
   k.reset();  // free n x n before the test kernel
 
   // Test accuracy of this layer's predictor, in chunks of test rows.
+  checkpoint_phase("test");
   if (n_test > 0) {
     ScopedPhase phase(timers, "test", 2.0 * n_test * dn * (dd + dc));
     la::DistMatrix<double> pred(grid_, n_test, classes, block);
@@ -145,6 +187,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
   }
 
   // 5. S = G^{1/2}.
+  checkpoint_phase("sqrt");
   MatrixSqrt s;
   {
     ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd);
@@ -178,10 +221,14 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
       result.mapped = metrics::neural_collapse(features, labels, classes);
     }
   };
+  checkpoint_phase("feature_map");
   project_and_map(x, true);
   if (n_test > 0) project_and_map(x_test, false);
 
   // 7. Guard against NaN/Inf in the next layer's features (all ranks agree).
+  set_run_context(layer, "feature_map");
+  if (fault_requested("nan", layer, "feature_map", me) && x.local_rows() > 0 && x.local_cols() > 0)
+    x.local(0, 0) = std::numeric_limits<double>::quiet_NaN();
   auto all_finite = [](const la::DistMatrix<double>& m) {
     for (int lj = 0; lj < m.local_cols(); ++lj)
       for (int li = 0; li < m.local_rows(); ++li)
@@ -194,6 +241,8 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
                 where << ": the test features after the random feature map are not finite");
 
   reduce_timers(timers, comm, result.timers);
+  result.peak_rss_bytes = comm.max(peak_rss_bytes());
+  set_run_context(layer, "");
   return result;
 }
 

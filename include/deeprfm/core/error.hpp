@@ -14,6 +14,7 @@ enum class ErrorKind : int {
   numerical = 3,   ///< factorisation failed, residual too large, NaN/Inf
   resource = 4,    ///< memory, file system, HDF5
   internal = 5,    ///< a bug: an invariant did not hold
+  // 75 (EX_TEMPFAIL) is the exit code of a run stopped by a signal: core/run_control.hpp.
 };
 
 /// The exception every deeprfm error is. Local: throwing it says nothing to other ranks.

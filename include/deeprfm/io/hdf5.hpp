@@ -97,6 +97,13 @@ class File {
                        const std::vector<std::string>& values);
   /// Create a group (and its parents) if missing. Collective.
   void ensure_group(const std::string& path);
+  /// Unlink an object (dataset or group) if it exists. Its space is not reclaimed in this file
+  /// (HDF5 does not shrink files); the run store rewrites files by copying. Collective.
+  void remove(const std::string& path);
+  /// Names of the attributes of an object, in name order. Collective.
+  std::vector<std::string> attribute_names(const std::string& object) const;
+  /// Close the file now (instead of in the destructor); further use is an error. Collective.
+  void close();
 
   // ---- reading (collective) ----
   /// True if `path` names an object (group or dataset); false, without error, when any

@@ -35,6 +35,8 @@ class ResultsWriter {
  public:
   /// Create the file (refused if it exists, unless overwrite). Collective over comm.
   ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm);
+  /// Open `path` in any mode (the run store appends to a copy). Collective over comm.
+  ResultsWriter(const std::string& path, File::Mode mode, const mpi::Communicator& comm);
   /// Root attributes and /config. Collective.
   void write_run_info(const RunInfo& info);
   /// /data: labels, source indices, standardisation statistics. Collective.
@@ -42,9 +44,12 @@ class ResultsWriter {
   /// /layers/layer_NN: AGOP, eigenvalues, metrics, timings, and the features X_{l+1} when
   /// `features` is not null. Flushes the file. Collective.
   void write_layer(const rfm::LayerResult& layer, const la::DistMatrix<double>* features);
-  /// /metrics: one (L,) dataset per column and the (L x K) table. Collective.
+  /// /metrics: one (L,) dataset per column and the (L x K) table, replacing what was there.
+  /// Collective.
   void write_summary(const std::vector<rfm::LayerResult>& layers);
+  void write_summary(const std::vector<std::vector<double>>& metric_rows);
   const std::string& path() const { return file_.path(); }
+  File& file() { return file_; }
 
  private:
   File file_;

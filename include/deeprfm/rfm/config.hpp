@@ -16,6 +16,9 @@ struct ModelConfig {
   FeatureInit feature_init = FeatureInit::gaussian;
   std::uint64_t seed = 1;                      ///< seeds W_l (and synthetic data)
   int block = la::kDefaultBlockSize;           ///< block-cyclic block size
+  double residual_tolerance = 1e-6;            ///< a solve with a larger relative residual fails
+  bool ridge_escalation = false;               ///< on a failed Cholesky, raise the ridge (logged)
+  int max_ridge_escalations = 12;              ///< raises by 10x before giving up
 
   /// Throws Error(input) for a non-positive bandwidth, width, layer count or block size, or a
   /// negative / non-finite ridge. Local (every rank checks the same values).

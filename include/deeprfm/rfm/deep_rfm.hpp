@@ -22,6 +22,9 @@ struct LayerResult {
   metrics::CollapseMetrics mapped;   ///< X_{l+1} = ReLU(X_l S W_l^T)
   double residual = 0;               ///< ||(K + mu I) A - Y||_F / ||Y||_F
   double rcond = 0;                  ///< reciprocal condition estimate of K + mu I
+  double ridge = 0;                  ///< the ridge mu the solve used
+  std::vector<double> ridges_tried;  ///< with --ridge-escalation: every ridge that failed
+  double peak_rss_bytes = 0;         ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
   krr::KernelStats kernel_stats;

@@ -39,7 +39,7 @@ void print_layer(const rfm::LayerResult& l) {
 // One line per layer: seconds (max over ranks), GF/s of the whole problem, and the MB that
 // rank 0 sent through MPI during the phase (the file stores the sum and maximum over ranks).
 void print_phases(const rfm::LayerResult& l) {
-  std::printf("          phases:");
+  std::printf("          peak RSS %.0f MiB/rank; phases:", l.peak_rss_bytes / (1 << 20));
   for (const auto& name : l.timers.order()) {
     const auto& r = l.timers.at(name);
     std::printf(" %s %.2fs", name.c_str(), r.seconds);

@@ -126,6 +126,11 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   write_collapse(f, g, "mapped", layer.mapped);
   f.write_attribute(g, "residual", layer.residual);
   f.write_attribute(g, "rcond", layer.rcond);
+  f.write_attribute(g, "ridge", layer.ridge);
+  f.write_attribute(g, "peak_rss_bytes", layer.peak_rss_bytes);
+  if (!layer.ridges_tried.empty())
+    f.write_replicated(g + "/ridges_tried", {hsize_t(layer.ridges_tried.size())},
+                       layer.ridges_tried.data());
   f.write_attribute(g, "train_accuracy", layer.train_accuracy);
   f.write_attribute(g, "test_accuracy", layer.test_accuracy);
   f.write_attribute(g, "clipped_eigenvalues", static_cast<std::int64_t>(layer.clipped_eigenvalues));

@@ -81,20 +81,22 @@ void print_table(const std::vector<std::vector<double>>& rows) {
 
 /// Refuse a run that will not fit, before allocating: the same estimate the program prints.
 void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, double estimate,
-                  int n, int d, int classes, int n_test) {
+                  double baseline, int grid_rows, int grid_cols, int n, int d, int classes,
+                  int n_test) {
   const double available =
       opt.mem_limit > 0 ? opt.mem_limit : available_memory_per_rank(world);
   if (estimate <= available) return;
   // What would fit: the smallest rank count, and the largest n at this rank count.
   int ranks = world.size();
   while (ranks < (1 << 20) &&
-         rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, ranks) > available)
+         baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1,
+                                                  ranks) > available)
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (rfm::estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test, world.size()) <=
-        available)
+    if (baseline + rfm::estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test,
+                                                 grid_rows, grid_cols) <= available)
       lo = mid;
     else
       hi = mid - 1;
@@ -173,13 +175,17 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   }
   const int n = data.train.n(), d = data.train.dim(), classes = data.train.classes;
   const int n_test = data.test.n();
-  const double estimate = rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test,
-                                                        world.size());
+  // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.
+  const double baseline = world.max(current_rss_bytes());
+  const double estimate = baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes,
+                                                                   n_test, shape.rows, shape.cols);
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, n_test, d, classes);
-    std::printf("memory: about %.1f MiB per rank at the peak (n^2/P alone: %.1f MiB)\n",
-                estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20));
+    std::printf("memory: about %.1f MiB per rank at the peak (n^2/P alone: %.1f MiB; this "
+                "process now: %.1f MiB)\n",
+                estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20),
+                baseline / (1 << 20));
     std::printf("model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
                 "seed %llu\n",
                 opt.model.layers, kernels::to_string(opt.model.kernel.kind).c_str(),
@@ -188,7 +194,7 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
                 static_cast<unsigned long long>(opt.model.seed));
     std::fflush(stdout);
   }
-  check_memory(opt, world, estimate, n, d, classes, n_test);
+  check_memory(opt, world, estimate, baseline, shape.rows, shape.cols, n, d, classes, n_test);
 
   if (existing == nullptr) {
     io::RunInfo info;

@@ -173,6 +173,13 @@ double peak_rss_bytes() {
   return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux: kilobytes
 }
 
+double current_rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  double pages_total = 0, pages_resident = 0;
+  if (!(in >> pages_total >> pages_resident)) return 0.0;
+  return pages_resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
 double parse_memory_size(const std::string& text) {
   std::size_t used = 0;
   double value = 0;

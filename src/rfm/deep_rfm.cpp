@@ -27,22 +27,27 @@ void ModelConfig::validate() const {
 }
 
 double estimate_memory_per_rank(double n, double d_input, double width, double classes,
-                                double n_test, double ranks) {
+                                double n_test, double grid_rows, double grid_cols) {
   // Layer 1 runs on d_input features, later layers on `width`: the peak is at the wider one.
   const double d = std::max(d_input, width);
-  const double wide = d;
-  // Training phase peak: K (n^2) + X, diag(a)X, J (3 n d) + test features (n_t d) + n x C.
-  const double train_peak = n * n + 3.0 * n * d + n_test * d + 4.0 * n * classes;
+  const double ranks = grid_rows * grid_cols;
+  // Distributed matrices (divided evenly over the ranks).
+  // Training peak, during the AGOP: K/W (n^2), X (n d), test features (n_t d), n x C matrices.
+  const double train_peak = n * n + n * d + n_test * d + 4.0 * n * classes;
   // Feature-map peak: X, X S, X_{l+1} (n (2d + D)) and the same for the test set.
   const double map_peak = (n + n_test) * (2.0 * d + width);
   // Test prediction peak: a chunk of the test kernel + features.
   const double chunk = test_chunk_rows(static_cast<int>(n), static_cast<int>(n_test), 1);
-  const double test_peak = chunk * n + (n + n_test) * wide + n_test * classes;
-  const double distributed = std::max({train_peak, map_peak, test_peak}) / ranks;
+  const double test_peak = chunk * n + (n + n_test) * d + n_test * classes;
+  // Per-rank AGOP buffers (rfm/agop.cpp): X and diag(a_c) X at my columns of W (2 n d / Pc),
+  // the partial product of my rows of W (n d / Pr), my share of J and of X (2 n d / P).
+  const double agop_buffers = 2.0 * n * d / grid_cols + n * d / grid_rows + 2.0 * n * d / ranks;
+  const double per_rank = std::max({(train_peak) / ranks + agop_buffers, map_peak / ranks,
+                                    test_peak / ranks});
   // Replicated: the AGOP, its square root and eigenvectors, W_l and W_l^T (d x d, d x D),
-  // plus n x C copies of A and W A.
+  // plus n x C copies of A and W A and the labels.
   const double replicated = 4.0 * d * d + 2.0 * d * width + 3.0 * n * classes + 2.0 * n;
-  return 8.0 * (distributed + replicated);
+  return 8.0 * (per_rank + replicated);
 }
 
 int test_chunk_rows(int n, int n_test, int block) {

@@ -68,6 +68,8 @@ void inject_fault_point(int layer, const char* phase, int rank);
 double available_memory_per_rank(const mpi::Communicator& comm);
 /// Peak resident set size of this process in bytes (getrusage). Local.
 double peak_rss_bytes();
+/// Current resident set size of this process in bytes (/proc/self/statm). Local.
+double current_rss_bytes();
 /// Parse "512M", "8G", "1.5T", "123456" (bytes). Throws Error(input). Local.
 double parse_memory_size(const std::string& text);
 

@@ -34,10 +34,11 @@ struct LayerResult {
   PhaseTimers timers;                ///< per phase: max seconds over ranks, total flops
 };
 
-/// Per-rank memory (bytes) the run needs at its peak, the estimate printed before the run.
-/// Local (pure).
+/// Per-rank memory (bytes) the layers need at their peak on a grid_rows x grid_cols grid, the
+/// estimate printed before the run (the process's own baseline — libraries, MPI buffers — is
+/// not included: callers add what they measured). Local (pure).
 double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
-                                double ranks);
+                                double grid_rows, double grid_cols);
 
 /// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
 int test_chunk_rows(int n, int n_test, int block);

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
     int gemm_size = 0, repeats = 3, blas_threads = 0, layer_index = 0;
     std::string grid_text, json, kernel = "laplace";
     double ridge = 0.0;
+    std::string precision = "double";
     po::options_description desc(
         "deeprfm-bench: DGEMM/SGEMM rates, then one Deep RFM layer phase by phase\n\n"
         "Usage: mpirun -n P deeprfm-bench [options]\n\nOptions");
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
         ("classes", po::value<int>(&classes)->default_value(10), "classes C")
         ("kernel", po::value<std::string>(&kernel)->default_value("laplace"), "laplace | gaussian")
         ("ridge", po::value<double>(&ridge)->default_value(0.0), "ridge mu")
+        ("precision", po::value<std::string>(&precision)->default_value("double"), "double | mixed")
         ("layer", po::value<int>(&layer_index)->default_value(0), "layer index (seeds W_l)")
         ("grid", po::value<std::string>(&grid_text)->default_value(""), "process grid PrxPc")
         ("block-size", po::value<int>(&block)->default_value(la::kDefaultBlockSize), "block size")
@@ -164,12 +166,14 @@ int main(int argc, char** argv) {
     rfm::ModelConfig model;
     model.kernel.kind = kernels::parse_kernel_kind(kernel);
     model.ridge = ridge;
+    model.mixed_precision = precision == "mixed";
     model.width = width;
     model.block = block;
     model.layers = 1;
     const double baseline = world.max(current_rss_bytes());
     const double estimate =
-        baseline + rfm::estimate_memory_per_rank(n, dim, width, classes, 0, shape.rows, shape.cols);
+        baseline + rfm::estimate_memory_per_rank(n, dim, width, classes, 0, shape.rows, shape.cols,
+                                                 model.mixed_precision);
     rfm::DeepRfm deep(model, grid);
     world.barrier();
     const double t0 = wall_seconds();
@@ -203,7 +207,7 @@ int main(int argc, char** argv) {
             << "\", \"block_size\": " << block << ",\n  \"blas_kernels\": \""
             << json_escape(blas.kernels) << "\", \"blas_threads\": " << blas.threads
             << ",\n  \"n\": " << n << ", \"dim\": " << dim << ", \"width\": " << width
-            << ", \"classes\": " << classes << ",\n  \"dgemm_gflops\": " << dgemm
+            << ", \"classes\": " << classes << ", \"precision\": \"" << precision << "\"" << ",\n  \"dgemm_gflops\": " << dgemm
             << ", \"sgemm_gflops\": " << sgemm << ", \"pdgemm_gflops\": " << pdgemm << ",\n  \"layer_seconds\": " << layer_seconds
             << ", \"layer_flops\": " << flops << ", \"layer_ratio\": " << layer_ratio
             << ",\n  \"memory_estimate_bytes\": " << estimate << ", \"peak_rss_bytes\": " << rss

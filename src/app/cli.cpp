@@ -96,6 +96,9 @@ po::options_description describe_options() {
        "logging every raise; off by default: no ridge is ever added silently")
       ("residual-tolerance", po::value<double>()->default_value(1e-6),
        "stop when a solve's relative residual ||(K + mu I) A - Y|| / ||Y|| exceeds this")
+      ("precision", po::value<std::string>()->default_value("double"),
+       "double | mixed: mixed stores and factors the kernel matrix in single precision (half "
+       "the memory) and refines the solution in double to a relative residual of 1e-10")
       ("width", po::value<int>()->default_value(512), "random-feature width D")
       ("feature-init", po::value<std::string>()->default_value("gaussian"),
        "gaussian (N(0,1), the paper) | uniform (U[-1/sqrt(d), 1/sqrt(d)], the authors' code)")
@@ -163,6 +166,10 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.model.ridge_escalation = get<bool>(vm, "ridge-escalation");
   o.model.residual_tolerance = get<double>(vm, "residual-tolerance");
   o.model.width = get<int>(vm, "width");
+  const std::string precision = get<std::string>(vm, "precision");
+  DEEPRFM_CHECK(precision == "double" || precision == "mixed", input,
+                "--precision '" << precision << "' is not one of: double, mixed");
+  o.model.mixed_precision = precision == "mixed";
   o.model.feature_init = rfm::parse_feature_init(get<std::string>(vm, "feature-init"));
   o.model.seed = seed;
   o.model.block = get<int>(vm, "block-size");

@@ -90,13 +90,14 @@ void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, do
   int ranks = world.size();
   while (ranks < (1 << 20) &&
          baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1,
-                                                  ranks) > available)
+                                                  ranks, opt.model.mixed_precision) > available)
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
     if (baseline + rfm::estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test,
-                                                 grid_rows, grid_cols) <= available)
+                                                 grid_rows, grid_cols,
+                                                 opt.model.mixed_precision) <= available)
       lo = mid;
     else
       hi = mid - 1;
@@ -177,8 +178,9 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   const int n_test = data.test.n();
   // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.
   const double baseline = world.max(current_rss_bytes());
-  const double estimate = baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes,
-                                                                   n_test, shape.rows, shape.cols);
+  const double estimate =
+      baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, shape.rows,
+                                               shape.cols, opt.model.mixed_precision);
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, n_test, d, classes);
@@ -187,11 +189,12 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
                 estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20),
                 baseline / (1 << 20));
     std::printf("model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
-                "seed %llu\n",
+                "seed %llu, %s precision\n",
                 opt.model.layers, kernels::to_string(opt.model.kernel.kind).c_str(),
                 opt.model.kernel.bandwidth, opt.model.ridge, opt.model.width,
                 rfm::to_string(opt.model.feature_init).c_str(),
-                static_cast<unsigned long long>(opt.model.seed));
+                static_cast<unsigned long long>(opt.model.seed),
+                opt.model.mixed_precision ? "mixed (single K, double refinement)" : "double");
     std::fflush(stdout);
   }
   check_memory(opt, world, estimate, baseline, shape.rows, shape.cols, n, d, classes, n_test);

@@ -128,6 +128,9 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   f.write_attribute(g, "rcond", layer.rcond);
   f.write_attribute(g, "ridge", layer.ridge);
   f.write_attribute(g, "peak_rss_bytes", layer.peak_rss_bytes);
+  if (!layer.refinement_residuals.empty())
+    f.write_replicated(g + "/refinement_residuals", {hsize_t(layer.refinement_residuals.size())},
+                       layer.refinement_residuals.data());
   if (!layer.ridges_tried.empty())
     f.write_replicated(g + "/ridges_tried", {hsize_t(layer.ridges_tried.size())},
                        layer.ridges_tried.data());

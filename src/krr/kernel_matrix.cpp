@@ -89,7 +89,7 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
   DEEPRFM_ASSERT(x.cols() == z.cols());
   DEEPRFM_ASSERT(out.rows() == m && out.cols() == z.rows());
   DEEPRFM_ASSERT(row0 >= 0 && row0 + m <= x.rows());
-  DEEPRFM_ASSERT(!same_points || (row0 == 0 && m == x.rows() && x.rows() == z.rows()));
+  DEEPRFM_ASSERT(!same_points || &x == &z);
   KernelStats stats;
   const auto& comm = x.grid().full();
 
@@ -114,7 +114,7 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
       const int gi = grow[static_cast<std::size_t>(li)];
       const double nx = xn[static_cast<std::size_t>(gi)];
       double r2 = nx + nz - 2.0 * col[li];
-      if (same_points && gi == gj) {
+      if (same_points && gi == gj) {  // gi is the row of x, row0 included
         r2 = 0.0;
       } else if (r2 < kNearPairRelativeTolerance * (nx + nz)) {
         near.push_back({li, lj, gi, gj});

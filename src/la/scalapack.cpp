@@ -124,6 +124,47 @@ double pocon(char uplo, const DistMatrix<double>& factor, double anorm, int& inf
   return rcond;
 }
 
+double pocon(char uplo, const DistMatrix<float>& factor, double anorm, int& info) {
+  const int n = factor.rows(), one = 1;
+  float rcond = 0.0f, fnorm = static_cast<float>(anorm);
+  if (n == 0) return 1.0;
+  int lwork = -1, liwork = -1, iwq = 0;
+  float wq = 0;
+  pspocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &fnorm, &rcond, &wq, &lwork, &iwq,
+           &liwork, &info);
+  lwork = static_cast<int>(wq) + 1;
+  liwork = iwq + 1;
+  std::vector<float> work(static_cast<std::size_t>(lwork));
+  std::vector<int> iwork(static_cast<std::size_t>(liwork));
+  pspocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &fnorm, &rcond, work.data(),
+           &lwork, iwork.data(), &liwork, &info);
+  return rcond;
+}
+
+namespace {
+template <class T>
+std::size_t lansy_work_size(const DistMatrix<T>& a) {
+  return static_cast<std::size_t>(2 * (a.local_rows() + a.local_cols()) +
+                                  16 * a.dist().rows().block()) + 64;
+}
+}  // namespace
+
+double lansy_one(char uplo, const DistMatrix<double>& a) {
+  const int n = a.rows(), one = 1;
+  if (n == 0) return 0.0;
+  std::vector<double> work(lansy_work_size(a));
+  const char norm = '1';
+  return pdlansy_(&norm, &uplo, &n, a.data(), &one, &one, a.desc(), work.data());
+}
+
+double lansy_one(char uplo, const DistMatrix<float>& a) {
+  const int n = a.rows(), one = 1;
+  if (n == 0) return 0.0;
+  std::vector<float> work(lansy_work_size(a));
+  const char norm = '1';
+  return pslansy_(&norm, &uplo, &n, a.data(), &one, &one, a.desc(), work.data());
+}
+
 void gemr2d(const DistMatrix<double>& a, DistMatrix<double>& b, int context) {
   const int m = a.rows(), n = a.cols(), one = 1;
   if (m == 0 || n == 0) return;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
@@ -71,7 +72,44 @@ std::vector<double> fetch_rows(const la::DistMatrix<double>& x, RowsOf rows_of) 
 
 }  // namespace
 
-std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<double>& w,
+namespace {
+void local_gemm_nt(int m, int n, int k, const double* a, int lda, const double* b, int ldb,
+                   double* c, int ldc) {
+  const char nt = 'N', tr = 'T';
+  const double one = 1.0, zero = 0.0;
+  dgemm_(&nt, &tr, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+}
+void local_gemm_nt(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                   float* c, int ldc) {
+  const char nt = 'N', tr = 'T';
+  const float one = 1.0f, zero = 0.0f;
+  sgemm_(&nt, &tr, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+}
+template <class T>
+MPI_Datatype mpi_type() {
+  return std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT;
+}
+/// W A (n x C) replicated, with W in T (float: A is rounded for the product). Collective.
+std::vector<double> replicated_wa(const la::DistMatrix<double>& w, const la::DistMatrix<double>& a) {
+  la::DistMatrix<double> wa(a.grid(), a.rows(), a.cols(), a.dist().rows().block());
+  la::scalapack::gemm('N', 'N', 1.0, w, a, 0.0, wa);
+  return la::replicate(wa);
+}
+std::vector<double> replicated_wa(const la::DistMatrix<float>& w, const la::DistMatrix<double>& a) {
+  const int block = a.dist().rows().block();
+  la::DistMatrix<float> af(a.grid(), a.rows(), a.cols(), block), waf(a.grid(), a.rows(), a.cols(), block);
+  for (int lj = 0; lj < a.local_cols(); ++lj)
+    for (int li = 0; li < a.local_rows(); ++li) af.local(li, lj) = static_cast<float>(a.local(li, lj));
+  la::scalapack::gemm('N', 'N', 1.0f, w, af, 0.0f, waf);
+  la::DistMatrix<double> wa(a.grid(), a.rows(), a.cols(), block);
+  for (int lj = 0; lj < a.local_cols(); ++lj)
+    for (int li = 0; li < a.local_rows(); ++li) wa.local(li, lj) = waf.local(li, lj);
+  return la::replicate(wa);
+}
+}  // namespace
+
+template <class T>
+std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>& w,
                          const la::DistMatrix<double>& x, const la::DistMatrix<double>& a) {
   const int n = x.rows(), d = x.cols(), classes = a.cols();
   DEEPRFM_ASSERT(w.rows() == n && w.cols() == n && a.rows() == n);
@@ -82,10 +120,9 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<dou
   const int pc = grid.cols(), my_col = grid.my_col();
 
   // W A (n x C), replicated together with A: both are n x C, small.
-  la::DistMatrix<double> wa(grid, n, classes, block);
-  la::scalapack::gemm('N', 'N', 1.0, w, a, 0.0, wa);
   const std::vector<double> a_full = la::replicate(a);
-  const std::vector<double> wa_full = la::replicate(wa);
+  const std::vector<double> wa_full = replicated_wa(w, a);
+  (void)block;
 
   // My block of W is W[I, J]: I = its local rows (shared by my process row), J = its local
   // columns. J^(c) rows I are sum over the process row of W[I, J] diag(a_c[J]) X[J, :]; the
@@ -127,8 +164,9 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<dou
   const std::vector<double> x_r = fetch_rows(x, share_rows_of);  // |R| x d, row-major
   const int n_r = static_cast<int>(rows_r.size());
 
-  std::vector<double> b(static_cast<std::size_t>(n_j) * d);         // diag(a_c[J]) X[J, :]
-  std::vector<double> partial(static_cast<std::size_t>(n_i) * d);   // (W[I,J] B)^T, d x n_i
+  std::vector<T> b(static_cast<std::size_t>(n_j) * d);         // diag(a_c[J]) X[J, :]
+  std::vector<T> partial(static_cast<std::size_t>(n_i) * d);   // (W[I,J] B)^T, d x n_i
+  std::vector<T> jr_t(static_cast<std::size_t>(std::max(n_r, 0)) * d);     // J_R in T
   std::vector<double> jr(static_cast<std::size_t>(std::max(n_r, 0)) * d);  // J_R, row-major
   std::vector<double> g_local(static_cast<std::size_t>(d) * d, 0.0);      // lower triangle
   std::vector<int> counts(pc), displs(pc);
@@ -137,26 +175,26 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<dou
     displs[q] = first[q] * d;
   }
   const double t = kernel.gradient_scale();
-  const char tr = 'T', nt = 'N', lower = 'L';
-  const double one = 1.0, zero = 0.0;
+  const char nt = 'N', lower = 'L';
+  const double one = 1.0;
   for (int c = 0; c < classes; ++c) {
     for (int k = 0; k < n_j; ++k) {
       const double s = a_full[static_cast<std::size_t>(cols_j[k]) * classes + c];
-      for (int j = 0; j < d; ++j) b[static_cast<std::size_t>(k) * d + j] = s * x_j[static_cast<std::size_t>(k) * d + j];
+      for (int j = 0; j < d; ++j)
+        b[static_cast<std::size_t>(k) * d + j] = static_cast<T>(s * x_j[static_cast<std::size_t>(k) * d + j]);
     }
     // partial (d x n_i, column-major) = B^T (d x n_j) * W[I,J]^T (n_j x n_i): a local DGEMM
     // whose rows of the product are contiguous, ready to be reduce-scattered.
     if (n_i > 0 && d > 0) {
       if (n_j > 0) {
-        const int ldw = w.ld();
-        dgemm_(&nt, &tr, &d, &n_i, &n_j, &one, b.data(), &d, w.data(), &ldw, &zero,
-               partial.data(), &d);
+        local_gemm_nt(d, n_i, n_j, b.data(), d, w.data(), w.ld(), partial.data(), d);
       } else {
-        std::fill(partial.begin(), partial.end(), 0.0);
+        std::fill(partial.begin(), partial.end(), T(0));
       }
     }
-    MPI_Reduce_scatter(partial.data(), jr.data(), counts.data(), MPI_DOUBLE, MPI_SUM,
+    MPI_Reduce_scatter(partial.data(), jr_t.data(), counts.data(), mpi_type<T>(), MPI_SUM,
                        grid.row_comm().get());
+    for (std::size_t k = 0; k < jr.size(); ++k) jr[k] = static_cast<double>(jr_t[k]);
     // J_R = t (J_R - diag(W a_c)[R] X[R, :]); the t^2 is applied to G at the end.
     for (int k = 0; k < n_r; ++k) {
       const double s = wa_full[static_cast<std::size_t>(rows_r[k]) * classes + c];
@@ -179,5 +217,12 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<dou
       g_local[static_cast<std::size_t>(i) * d + j] = g_local[static_cast<std::size_t>(j) * d + i];
   return g_local;
 }
+
+template std::vector<double> agop<double>(const kernels::Kernel&, const la::DistMatrix<double>&,
+                                          const la::DistMatrix<double>&,
+                                          const la::DistMatrix<double>&);
+template std::vector<double> agop<float>(const kernels::Kernel&, const la::DistMatrix<float>&,
+                                         const la::DistMatrix<double>&,
+                                         const la::DistMatrix<double>&);
 
 }  // namespace deeprfm::rfm

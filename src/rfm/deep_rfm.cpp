@@ -7,6 +7,7 @@
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/run_control.hpp>
+#include <deeprfm/krr/mixed_precision.hpp>
 #include <deeprfm/krr/solver.hpp>
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/rfm/agop.hpp>
@@ -27,13 +28,17 @@ void ModelConfig::validate() const {
 }
 
 double estimate_memory_per_rank(double n, double d_input, double width, double classes,
-                                double n_test, double grid_rows, double grid_cols) {
+                                double n_test, double grid_rows, double grid_cols,
+                                bool mixed_precision) {
   // Layer 1 runs on d_input features, later layers on `width`: the peak is at the wider one.
   const double d = std::max(d_input, width);
   const double ranks = grid_rows * grid_cols;
   // Distributed matrices (divided evenly over the ranks).
   // Training peak, during the AGOP: K/W (n^2), X (n d), test features (n_t d), n x C matrices.
-  const double train_peak = n * n + n * d + n_test * d + 4.0 * n * classes;
+  // Mixed precision: K in single precision (n^2 / 2 in doubles) plus one double panel of
+  // about n/16 rows (krr::panel_rows) while it is filled or a residual is computed.
+  const double kernel_storage = mixed_precision ? 0.5 * n * n + n * std::max(n / 16.0, 1.0) : n * n;
+  const double train_peak = kernel_storage + n * d + n_test * d + 4.0 * n * classes;
   // Feature-map peak: X, X S, X_{l+1} (n (2d + D)) and the same for the test set.
   const double map_peak = (n + n_test) * (2.0 * d + width);
   // Test prediction peak: a chunk of the test kernel + features.
@@ -106,75 +111,112 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
     result.input = metrics::neural_collapse(x, labels, classes);
   }
 
-  // 2-3. Kernel matrix and the ridge(less) solve.
+  // 2-3. Kernel matrix and the ridge(less) solve; 4. the AGOP.
   checkpoint_phase("kernel");
-  la::DistMatrix<double> k(grid_, n, n, block);
   la::DistMatrix<double> a(grid_, n, classes, block);
-  double ridge = config_.ridge;
-  for (int attempt = 0;; ++attempt) {
+  auto check_residual = [&] {
+    if (fault_requested("residual", layer, "residual", me)) result.residual *= 1e12;
+    DEEPRFM_AGREE(comm, std::isfinite(result.residual), numerical,
+                  where << ": the solve produced non-finite coefficients (residual "
+                        << result.residual << "); rerun with --ridge 1e-3 or larger");
+    DEEPRFM_AGREE(comm, result.residual <= config_.residual_tolerance, numerical,
+                  where << ": the relative residual of the solve, " << result.residual
+                        << ", is above --residual-tolerance " << config_.residual_tolerance
+                        << " (reciprocal condition " << result.rcond
+                        << "); the system is too ill-conditioned: resume with --ridge 1e-3 or "
+                           "larger");
+  };
+  if (config_.mixed_precision) {
+    // K stored and factored in single precision, A refined in double against K rebuilt in
+    // double panel by panel; W in single precision for the AGOP products.
+    la::DistMatrix<float> kf(grid_, n, n, block);
     {
       ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
-      result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      result.kernel_stats = krr::assemble_kernel_single(kernel, x, false, kf);
     }
     checkpoint_phase("factorization");
     krr::fill_targets(a, labels);
-    try {
-      // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
-      const krr::SolveReport report = krr::cholesky_solve(k, ridge, a, where);
-      timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
-      timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc);
-      result.rcond = report.rcond;
-      break;
-    } catch (const Error& e) {
-      // Only an agreed numerical failure may be retried, and only when asked for explicitly.
-      if (!config_.ridge_escalation || e.kind() != ErrorKind::numerical || !e.agreed() ||
-          attempt >= config_.max_ridge_escalations)
-        throw;
-      result.ridges_tried.push_back(ridge);
-      const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
-      if (me == 0)
-        std::printf("%s: Cholesky failed with ridge %g; --ridge-escalation raises it to %g\n",
-                    where.c_str(), ridge, next);
-      ridge = next;
-    }
-  }
-  result.ridge = ridge;
-  // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
-  krr::KernelStats rebuilt;
-  checkpoint_phase("residual");
-  {
-    ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
-    rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
-  }
-  {
-    // Residual and training predictions: two n x n x C products.
-    ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc);
-    la::DistMatrix<double> y(grid_, n, classes, block);
-    krr::fill_targets(y, labels);
-    result.residual = krr::relative_residual(k, ridge, a, y);
-    if (fault_requested("residual", layer, "residual", me)) result.residual *= 1e12;
     la::DistMatrix<double> pred(grid_, n, classes, block);
-    la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
+    const krr::RefinementReport report =
+        krr::mixed_precision_solve(kernel, x, config_.ridge, kf, a, pred, where);
+    timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
+    timers.add("refinement", report.seconds_refinement,
+               report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc));
+    result.rcond = report.rcond;
+    result.ridge = config_.ridge;
+    result.residual = report.residuals.back();
+    result.refinement_residuals = report.residuals;
     result.train_accuracy = metrics::accuracy(pred, labels);
-  }
-  DEEPRFM_AGREE(comm, std::isfinite(result.residual), numerical,
-                where << ": the solve produced non-finite coefficients (residual "
-                      << result.residual << "); rerun with --ridge 1e-3 or larger");
-  DEEPRFM_AGREE(comm, result.residual <= config_.residual_tolerance, numerical,
-                where << ": the relative residual of the solve, " << result.residual
-                      << ", is above --residual-tolerance " << config_.residual_tolerance
-                      << " (reciprocal condition " << result.rcond
-                      << "); the system is too ill-conditioned: resume with --ridge 1e-3 or "
-                         "larger");
+    checkpoint_phase("residual");
+    check_residual();
+    checkpoint_phase("agop");
+    {
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      krr::assemble_kernel_single(kernel, x, true, kf);
+    }
+    {
+      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
+      result.agop = agop(kernel, kf, x, a);
+    }
+  } else {
+    la::DistMatrix<double> k(grid_, n, n, block);
+    double ridge = config_.ridge;
+    for (int attempt = 0;; ++attempt) {
+      {
+        ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+        result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      }
+      checkpoint_phase("factorization");
+      krr::fill_targets(a, labels);
+      try {
+        // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
+        const krr::SolveReport report = krr::cholesky_solve(k, ridge, a, where);
+        timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
+        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc);
+        result.rcond = report.rcond;
+        break;
+      } catch (const Error& e) {
+        // Only an agreed numerical failure may be retried, and only when asked for explicitly.
+        if (!config_.ridge_escalation || e.kind() != ErrorKind::numerical || !e.agreed() ||
+            attempt >= config_.max_ridge_escalations)
+          throw;
+        result.ridges_tried.push_back(ridge);
+        const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
+        if (me == 0)
+          std::printf("%s: Cholesky failed with ridge %g; --ridge-escalation raises it to %g\n",
+                      where.c_str(), ridge, next);
+        ridge = next;
+      }
+    }
+    result.ridge = ridge;
+    // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
+    krr::KernelStats rebuilt;
+    checkpoint_phase("residual");
+    {
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+    }
+    {
+      // Residual and training predictions: two n x n x C products.
+      ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc);
+      la::DistMatrix<double> y(grid_, n, classes, block);
+      krr::fill_targets(y, labels);
+      result.residual = krr::relative_residual(k, ridge, a, y);
+      la::DistMatrix<double> pred(grid_, n, classes, block);
+      la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
+      result.train_accuracy = metrics::accuracy(pred, labels);
+    }
+    check_residual();
 
-  // 4. AGOP.
-  checkpoint_phase("agop");
-  {
-    ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
-    krr::kernel_to_gradient_weights(kernel, rebuilt, k);
-    result.agop = agop(kernel, k, x, a);
+    // 4. AGOP.
+    checkpoint_phase("agop");
+    {
+      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
+      krr::kernel_to_gradient_weights(kernel, rebuilt, k);
+      result.agop = agop(kernel, k, x, a);
+    }
+    k.reset();  // free n x n before the test kernel
   }
-  k.reset();  // free n x n before the test kernel
 
   // Test accuracy of this layer's predictor, in chunks of test rows.
   checkpoint_phase("test");

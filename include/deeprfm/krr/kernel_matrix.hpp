@@ -45,8 +45,9 @@ void normalize_rows(la::DistMatrix<double>& x, const char* what);
 
 /// out (m x z.rows()) = k(x_{row0 + i}, z_j) for i < m. x and z have the same number of
 /// columns and live on the same grid; `out` must be m x z.rows() on that grid. With
-/// `same_points` (x and z are the same matrix and row0 = 0, m = x.rows()) the diagonal is set
-/// to k(0) exactly. Collective over the grid.
+/// `same_points` the diagonal is set
+/// to k(0) exactly (with `same_points`, x and z must be the same object; row0 may be any:
+/// the diagonal is where row0 + i == j). Collective over the grid.
 KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<double>& x,
                             int row0, int m, const la::DistMatrix<double>& z, bool same_points,
                             la::DistMatrix<double>& out);

@@ -62,6 +62,11 @@ double pdlange_(const char* norm, const int* m, const int* n, const double* a, c
                 const int* ja, const int* desca, double* work);
 double pdlansy_(const char* norm, const char* uplo, const int* n, const double* a, const int* ia,
                 const int* ja, const int* desca, double* work);
+void pspocon_(const char* uplo, const int* n, const float* a, const int* ia, const int* ja,
+              const int* desca, const float* anorm, float* rcond, float* work,
+              const int* lwork, int* iwork, const int* liwork, int* info);
+float pslansy_(const char* norm, const char* uplo, const int* n, const float* a, const int* ia,
+               const int* ja, const int* desca, float* work);
 void pdpocon_(const char* uplo, const int* n, const double* a, const int* ia, const int* ja,
               const int* desca, const double* anorm, double* rcond, double* work,
               const int* lwork, int* iwork, const int* liwork, int* info);
@@ -114,6 +119,11 @@ double lange(char norm, const DistMatrix<double>& a);
 /// Reciprocal condition number (1-norm) from a Cholesky factor and the 1-norm of the original
 /// matrix; returns info through `info`. Collective.
 double pocon(char uplo, const DistMatrix<double>& factor, double anorm, int& info);
+/// Single-precision pocon. Collective.
+double pocon(char uplo, const DistMatrix<float>& factor, double anorm, int& info);
+/// 1-norm of a symmetric matrix from its `uplo` triangle. Collective.
+double lansy_one(char uplo, const DistMatrix<double>& a);
+double lansy_one(char uplo, const DistMatrix<float>& a);
 /// Copy A into B, which may live on another grid/distribution. `context` must include every
 /// rank of both grids. Collective over that context.
 void gemr2d(const DistMatrix<double>& a, DistMatrix<double>& b, int context);

@@ -14,9 +14,12 @@ namespace deeprfm::rfm {
 
 /// The AGOP (d x d, row-major, symmetric), replicated on every rank. `w` is n x n, `x` n x d
 /// (the points the predictor was trained on), `a` n x C (the coefficients). Each rank
-/// accumulates its blocks of sum_c J^T J; one MPI_Allreduce combines them. Uses two n x d
-/// temporaries. Collective over the grid.
-std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<double>& w,
+/// accumulates its part of sum_c J^T J from local products with its block of W (see
+/// src/rfm/agop.cpp); one MPI_Allreduce combines them. With W in single precision (mixed
+/// precision) the products with W run in single precision, J and G are accumulated in double.
+/// Collective over the grid.
+template <class T>
+std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>& w,
                          const la::DistMatrix<double>& x, const la::DistMatrix<double>& a);
 
 /// Flops of agop() for the given sizes (for the counters).

@@ -18,6 +18,7 @@ struct ModelConfig {
   int block = la::kDefaultBlockSize;           ///< block-cyclic block size
   double residual_tolerance = 1e-6;            ///< a solve with a larger relative residual fails
   bool ridge_escalation = false;               ///< on a failed Cholesky, raise the ridge (logged)
+  bool mixed_precision = false;                ///< K in single precision + refinement in double
   int max_ridge_escalations = 12;              ///< raises by 10x before giving up
 
   /// Throws Error(input) for a non-positive bandwidth, width, layer count or block size, or a

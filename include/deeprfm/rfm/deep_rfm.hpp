@@ -24,6 +24,7 @@ struct LayerResult {
   double rcond = 0;                  ///< reciprocal condition estimate of K + mu I
   double ridge = 0;                  ///< the ridge mu the solve used
   std::vector<double> ridges_tried;  ///< with --ridge-escalation: every ridge that failed
+  std::vector<double> refinement_residuals;  ///< mixed precision: residual after each step
   double peak_rss_bytes = 0;         ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
@@ -38,7 +39,7 @@ struct LayerResult {
 /// estimate printed before the run (the process's own baseline — libraries, MPI buffers — is
 /// not included: callers add what they measured). Local (pure).
 double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
-                                double grid_rows, double grid_cols);
+                                double grid_rows, double grid_cols, bool mixed_precision = false);
 
 /// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
 int test_chunk_rows(int n, int n_test, int block);

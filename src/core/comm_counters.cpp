@@ -159,6 +159,18 @@ int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
   return PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, type, op, comm);
 }
 
+int MPI_Reduce_scatter(const void* sendbuf, void* recvbuf, const int recvcounts[],
+                       MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+  // Bandwidth-optimal (ring / pairwise): every block except my own leaves this rank once.
+  const int p = comm_size(comm), me = comm_rank(comm);
+  const double size = type_bytes(type);
+  double total = 0.0;
+  for (int j = 0; j < p; ++j)
+    if (j != me) total += recvcounts[j] * size;
+  count(total);
+  return PMPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, type, op, comm);
+}
+
 int MPI_Allgather(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void* recvbuf,
                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm) {
   const int p = comm_size(comm);

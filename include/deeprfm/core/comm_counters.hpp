@@ -16,7 +16,7 @@
 /// | Allgather(v), Alltoall(v) | this rank's block(s) for the p-1 other ranks |
 /// | Gather(v) | m on a non-root rank, 0 on the root |
 /// | Scatter(v) | the blocks for the p-1 other ranks on the root, 0 elsewhere |
-/// | Reduce_scatter_block | m (p-1)/p of the whole send buffer |
+/// | Reduce_scatter(_block) | the blocks of the p-1 other ranks (m (p-1)/p for equal blocks) |
 ///
 /// For collectives this is each rank's share of the minimum volume a bandwidth-optimal
 /// algorithm moves (a tree or pipelined broadcast delivers m to p-1 ranks; reduce-scatter +

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# jobs/site.sh — THE ONE FILE TO EDIT for your cluster. Sourced by jobs/submit.sh (before
+# sbatch: account, partition, limits) and by every batch script (on the compute node: modules,
+# paths, launcher). Every value can also be overridden from the environment.
+
+# ---- Slurm accounting (exported as sbatch's own input variables) ----
+export SBATCH_ACCOUNT="${SBATCH_ACCOUNT:-my_account}"       # sbatch --account
+export SBATCH_PARTITION="${SBATCH_PARTITION:-compute}"      # sbatch --partition
+# export SBATCH_QOS="${SBATCH_QOS:-normal}"                 # sbatch --qos, if your site uses one
+export DEEPRFM_TIME="${DEEPRFM_TIME:-02:00:00}"             # time limit of one run / one scaling point
+export DEEPRFM_SEEDS_TIME="${DEEPRFM_SEEDS_TIME:-01:00:00}" # time limit of one seed of the array
+
+# ---- the node ----
+export DEEPRFM_CORES_PER_NODE="${DEEPRFM_CORES_PER_NODE:-128}"  # one MPI rank per core
+export DEEPRFM_MEM_PER_NODE="${DEEPRFM_MEM_PER_NODE:-0}"        # sbatch --mem (0 = whole node)
+
+# ---- where things are ----
+# DEEPRFM_REPO is set by jobs/submit.sh (the checkout the jobs were submitted from).
+export DEEPRFM_BIN="${DEEPRFM_BIN:-${DEEPRFM_REPO:-.}/build/deeprfm}"
+export DEEPRFM_RESULTS="${DEEPRFM_RESULTS:-${DEEPRFM_REPO:-.}/results/cluster}"
+export DEEPRFM_DATA_DIR="${DEEPRFM_DATA_DIR:-/usr/share/datasets/fashion-mnist}"
+# Python with h5py + matplotlib for the collection step (Debian: /usr/bin/python3).
+export DEEPRFM_PYTHON="${DEEPRFM_PYTHON:-/usr/bin/python3}"
+
+# ---- the software environment on the compute nodes ----
+deeprfm_site_env() {
+  # Uncomment / adapt, e.g.:
+  # module purge
+  # module load gcc/12 openmpi/4.1 openblas scalapack hdf5-parallel boost
+  # spack env activate deeprfm
+  # OpenBLAS kernels: check the CPU flags first (docs/cli.md, "BLAS kernels and threads").
+  # export OPENBLAS_CORETYPE=SkylakeX
+  export OPENBLAS_NUM_THREADS=1   # one rank per core, one BLAS thread per rank
+  export OMP_NUM_THREADS=1
+  return 0
+}
+
+# ---- how ranks are started inside an allocation ----
+# srun (default) or mpirun; extra flags for it.
+export DEEPRFM_LAUNCHER="${DEEPRFM_LAUNCHER:-srun}"
+export DEEPRFM_SRUN_FLAGS="${DEEPRFM_SRUN_FLAGS:---cpu-bind=cores}"
+# The signal deeprfm checkpoints on (exits 75 afterwards); Slurm sends it 300 s before the limit.
+export DEEPRFM_STOP_SIGNAL="${DEEPRFM_STOP_SIGNAL:-USR1}"
+export DEEPRFM_MAX_REQUEUES="${DEEPRFM_MAX_REQUEUES:-5}"

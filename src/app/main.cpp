@@ -174,6 +174,7 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
     mpi::run_agreed(world, [&] { inject_fault_point(-1, "load", world.rank()); });
     data = data::load_train_test(opt.data, grid, opt.model.block);
   }
+  set_run_context(-1, "setup");
   const int n = data.train.n(), d = data.train.dim(), classes = data.train.classes;
   const int n_test = data.test.n();
   // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.

@@ -18,38 +18,47 @@ constexpr std::size_t kReadBufferBytes = std::size_t(1) << 20;
 CifarSource::CifarSource(std::vector<std::string> batch_files) : files_(std::move(batch_files)) {
   DEEPRFM_CHECK(!files_.empty(), input, "CIFAR-10: no batch files given");
   file_first_.push_back(0);
-  for (const std::string& path : files_) {
-    std::error_code ec;
-    DEEPRFM_CHECK(std::filesystem::is_regular_file(path, ec), input, path << ": no such file");
-    const auto bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-    DEEPRFM_CHECK(!ec, input, path << ": cannot stat (" << ec.message() << ")");
-    DEEPRFM_CHECK(bytes > 0 && bytes % kCifarRecordBytes == 0, input,
-                  path << ": size " << bytes << " bytes is not a positive multiple of the "
-                       << kCifarRecordBytes << "-byte CIFAR-10 record (truncated or not a "
-                       << "CIFAR-10 binary batch)");
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    DEEPRFM_CHECK(f != nullptr, input, path << ": cannot open (" << std::strerror(errno) << ")");
-    handles_.push_back(f);
-    const std::int64_t records = bytes / kCifarRecordBytes;
-    // Labels: one byte every 3073; read a run of whole records at a time (sequential I/O).
-    const std::int64_t per_read =
-        std::max<std::int64_t>(1, static_cast<std::int64_t>(kReadBufferBytes) / kCifarRecordBytes);
-    buffer_.resize(static_cast<std::size_t>(per_read) * kCifarRecordBytes);
-    for (std::int64_t r = 0; r < records; r += per_read) {
-      const std::int64_t n = std::min(per_read, records - r);
-      const std::size_t want = static_cast<std::size_t>(n) * kCifarRecordBytes;
-      DEEPRFM_CHECK(std::fread(buffer_.data(), 1, want, f) == want, input,
-                    path << ": read error at record " << r);
-      for (std::int64_t k = 0; k < n; ++k) {
-        const int label = buffer_[static_cast<std::size_t>(k) * kCifarRecordBytes];
-        DEEPRFM_CHECK(label < kCifarClasses, input,
-                      path << ": record " << r + k << " has label " << label
-                           << ", outside [0, 10) (not a CIFAR-10 batch?)");
-        labels_.push_back(label);
+  // The destructor does not run when the constructor throws: close what was opened.
+  try {
+    for (const std::string& path : files_) {
+      std::error_code ec;
+      DEEPRFM_CHECK(std::filesystem::is_regular_file(path, ec), input, path << ": no such file");
+      const auto bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+      DEEPRFM_CHECK(!ec, input, path << ": cannot stat (" << ec.message() << ")");
+      DEEPRFM_CHECK(bytes > 0 && bytes % kCifarRecordBytes == 0, input,
+                    path << ": size " << bytes << " bytes is not a positive multiple of the "
+                         << kCifarRecordBytes << "-byte CIFAR-10 record (truncated or not a "
+                         << "CIFAR-10 binary batch)");
+      std::FILE* f = std::fopen(path.c_str(), "rb");
+      DEEPRFM_CHECK(f != nullptr, input, path << ": cannot open (" << std::strerror(errno) << ")");
+      handles_.push_back(f);
+      const std::int64_t records = bytes / kCifarRecordBytes;
+      // Labels: one byte every 3073; read a run of whole records at a time (sequential I/O).
+      const std::int64_t per_read =
+          std::max<std::int64_t>(1, static_cast<std::int64_t>(kReadBufferBytes) / kCifarRecordBytes);
+      buffer_.resize(static_cast<std::size_t>(per_read) * kCifarRecordBytes);
+      for (std::int64_t r = 0; r < records; r += per_read) {
+        const std::int64_t n = std::min(per_read, records - r);
+        const std::size_t want = static_cast<std::size_t>(n) * kCifarRecordBytes;
+        DEEPRFM_CHECK(std::fread(buffer_.data(), 1, want, f) == want, input,
+                      path << ": read error at record " << r);
+        for (std::int64_t k = 0; k < n; ++k) {
+          const int label = buffer_[static_cast<std::size_t>(k) * kCifarRecordBytes];
+          DEEPRFM_CHECK(label < kCifarClasses, input,
+                        path << ": record " << r + k << " has label " << label
+                             << ", outside [0, 10) (not a CIFAR-10 batch?)");
+          labels_.push_back(label);
+        }
       }
+      count_ += records;
+      file_first_.push_back(count_);
     }
-    count_ += records;
-    file_first_.push_back(count_);
+
+  } catch (...) {
+    for (std::FILE* f : handles_)
+      if (f) std::fclose(f);
+    handles_.clear();
+    throw;
   }
 }
 

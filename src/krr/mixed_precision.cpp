@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include <deeprfm/core/comm_counters.hpp>
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/run_control.hpp>
 #include <deeprfm/core/timer.hpp>
@@ -94,6 +95,7 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
 
   // Factor K + mu I in single precision.
   double t0 = wall_seconds();
+  auto b0 = comm_bytes_sent();
   if (ridge != 0.0) {
     const auto& rmap = kf.dist().rows();
     for (int lj = 0; lj < kf.local_cols(); ++lj) {
@@ -118,9 +120,11 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', kf, anorm, cinfo);
   report.seconds_factorization = wall_seconds() - t0;
+  report.bytes_factorization = static_cast<double>(comm_bytes_sent() - b0);
 
   // Refinement: A_0 = 0, then A += solve_single(Y - (K + mu I) A).
   t0 = wall_seconds();
+  b0 = comm_bytes_sent();
   la::DistMatrix<double> y(a.grid(), n, classes, block), r(a.grid(), n, classes, block);
   for (int lj = 0; lj < a.local_cols(); ++lj)
     for (int li = 0; li < a.local_rows(); ++li) {
@@ -164,6 +168,7 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
     }
   }
   report.seconds_refinement = wall_seconds() - t0;
+  report.bytes_refinement = static_cast<double>(comm_bytes_sent() - b0);
   return report;
 }
 

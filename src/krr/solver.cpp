@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <deeprfm/core/error.hpp>
+#include <deeprfm/core/comm_counters.hpp>
 #include <deeprfm/core/run_control.hpp>
 #include <deeprfm/core/timer.hpp>
 #include <deeprfm/la/scalapack.hpp>
@@ -32,6 +33,7 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   add_to_diagonal(k, ridge);
   SolveReport report;
   const double t0 = wall_seconds();
+  const auto b0 = comm_bytes_sent();
   {
     const int n = k.rows(), one = 1;
     std::vector<double> work(static_cast<std::size_t>(2 * (k.local_rows() + k.local_cols()) +
@@ -61,9 +63,12 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', k, report.anorm, cinfo);
   const double t1 = wall_seconds();
+  const auto b1 = comm_bytes_sent();
   const int sinfo = la::scalapack::potrs('L', k, y);
   report.seconds_factorization = t1 - t0;
   report.seconds_solve = wall_seconds() - t1;
+  report.bytes_factorization = static_cast<double>(b1 - b0);
+  report.bytes_solve = static_cast<double>(comm_bytes_sent() - b1);
   DEEPRFM_AGREE(comm, sinfo == 0 && cinfo == 0, internal,
                 context << ": pdpotrs/pdpocon failed with info " << sinfo << "/" << cinfo);
   return report;

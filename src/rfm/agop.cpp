@@ -53,8 +53,10 @@ std::vector<double> fetch_rows(const la::DistMatrix<double>& x, RowsOf rows_of) 
     total += recv_counts[t];
   }
   std::vector<double> recv(static_cast<std::size_t>(total));
-  MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_DOUBLE, recv.data(),
-                recv_counts.data(), recv_offsets.data(), MPI_DOUBLE, comm.get());
+  const int rc = MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_DOUBLE,
+                               recv.data(), recv_counts.data(), recv_offsets.data(), MPI_DOUBLE,
+                               comm.get());
+  DEEPRFM_CHECK(rc == MPI_SUCCESS, resource, "MPI_Alltoallv failed in the AGOP (code " << rc << ")");
   // Unpack into row-major |mine| x d.
   std::vector<double> out(mine.size() * static_cast<std::size_t>(d));
   for (int t = 0; t < ranks; ++t) {
@@ -192,8 +194,10 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>&
         std::fill(partial.begin(), partial.end(), T(0));
       }
     }
-    MPI_Reduce_scatter(partial.data(), jr_t.data(), counts.data(), mpi_type<T>(), MPI_SUM,
-                       grid.row_comm().get());
+    const int rc = MPI_Reduce_scatter(partial.data(), jr_t.data(), counts.data(), mpi_type<T>(),
+                                      MPI_SUM, grid.row_comm().get());
+    DEEPRFM_CHECK(rc == MPI_SUCCESS, resource,
+                  "MPI_Reduce_scatter failed in the AGOP (code " << rc << ")");
     for (std::size_t k = 0; k < jr.size(); ++k) jr[k] = static_cast<double>(jr_t[k]);
     // J_R = t (J_R - diag(W a_c)[R] X[R, :]); the t^2 is applied to G at the end.
     for (int k = 0; k < n_r; ++k) {

@@ -46,7 +46,7 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   const double test_peak = chunk * n + (n + n_test) * d + n_test * classes;
   // Per-rank AGOP buffers (rfm/agop.cpp): X and diag(a_c) X at my columns of W (2 n d / Pc),
   // the partial product of my rows of W (n d / Pr), my share of J and of X (2 n d / P).
-  const double agop_buffers = 2.0 * n * d / grid_cols + n * d / grid_rows + 2.0 * n * d / ranks;
+  const double agop_buffers = 2.0 * n * d / grid_cols + n * d / grid_rows + 3.0 * n * d / ranks;
   const double per_rank = std::max({(train_peak) / ranks + agop_buffers, map_peak / ranks,
                                     test_peak / ranks});
   // Replicated: the AGOP, its square root and eigenvectors, W_l and W_l^T (d x d, d x D),
@@ -138,10 +138,13 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
     krr::fill_targets(a, labels);
     la::DistMatrix<double> pred(grid_, n, classes, block);
     const krr::RefinementReport report =
-        krr::mixed_precision_solve(kernel, x, config_.ridge, kf, a, pred, where);
-    timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
+        krr::mixed_precision_solve(kernel, x, config_.ridge, kf, a, pred, where,
+                                   std::min(1e-10, config_.residual_tolerance));
+    timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
+               report.bytes_factorization);
     timers.add("refinement", report.seconds_refinement,
-               report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc));
+               report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc),
+               report.bytes_refinement);
     result.rcond = report.rcond;
     result.ridge = config_.ridge;
     result.residual = report.residuals.back();
@@ -171,8 +174,9 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
       try {
         // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
         const krr::SolveReport report = krr::cholesky_solve(k, ridge, a, where);
-        timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0);
-        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc);
+        timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
+                   report.bytes_factorization);
+        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve);
         result.rcond = report.rcond;
         break;
       } catch (const Error& e) {

@@ -36,6 +36,8 @@ struct RefinementReport {
   double seconds_factorization = 0;
   double seconds_refinement = 0;
   int kernel_rebuilds = 0;         ///< double-precision kernel passes (2 n^2 d flops each)
+  double bytes_factorization = 0;  ///< bytes this rank sent in the factorisation
+  double bytes_refinement = 0;     ///< bytes this rank sent in the refinement
 };
 
 /// Solve (K + mu I) A = Y: `kf` holds K in single precision on entry (assemble_kernel_single)

@@ -10,6 +10,8 @@ struct SolveReport {
   double anorm = 0;     ///< ||K + mu I||_1
   double seconds_factorization = 0;  ///< pdlansy + pdpotrf + pdpocon (this rank)
   double seconds_solve = 0;          ///< pdpotrs
+  double bytes_factorization = 0;    ///< bytes this rank sent in the factorisation
+  double bytes_solve = 0;            ///< bytes this rank sent in pdpotrs
 };
 
 /// Factor K + mu I in place (lower triangle; `k` then holds the Cholesky factor) and

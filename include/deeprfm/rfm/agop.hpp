@@ -3,7 +3,7 @@
 /// (SPEC §2.4), as dense matrix products:
 ///   J^(c) = t (W diag(a_c) X - diag(W a_c) X),   G = (1/n) sum_c J^(c)T J^(c),
 /// with W the gradient-weight matrix (krr::kernel_to_gradient_weights) and t the kernel's
-/// gradient scale. 2 C n^2 d + 2 C n d^2 flops, all in PBLAS.
+/// gradient scale. 2 C n^2 d + C n d^2 + 2 n^2 C flops, all in (local) BLAS-3.
 #include <vector>
 
 #include <deeprfm/core/timer.hpp>
@@ -16,7 +16,8 @@ namespace deeprfm::rfm {
 /// (the points the predictor was trained on), `a` n x C (the coefficients). Each rank
 /// accumulates its part of sum_c J^T J from local products with its block of W (see
 /// src/rfm/agop.cpp); one MPI_Allreduce combines them. With W in single precision (mixed
-/// precision) the products with W run in single precision, J and G are accumulated in double.
+/// precision) the products with W and their reduce-scatter run in single precision; J_R and G
+/// are accumulated in double.
 /// Collective over the grid.
 template <class T>
 std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>& w,

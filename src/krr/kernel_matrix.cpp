@@ -6,6 +6,7 @@
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/timer.hpp>
+#include <deeprfm/kernels/vector_math.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
 namespace deeprfm::krr {
@@ -106,6 +107,10 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
   const int lr = out.local_rows(), lc = out.local_cols();
   std::vector<int> grow(static_cast<std::size_t>(lr));
   for (int li = 0; li < lr; ++li) grow[static_cast<std::size_t>(li)] = out.global_row(li) + row0;
+  // Scalar pass: squared distances, the diagonal and the near pairs; then one vectorised pass
+  // of exp (and sqrt) per column (kernels/vector_math.hpp).
+  const double inv_s = 1.0 / kernel.bandwidth;
+  const double gauss = 1.0 / (2.0 * kernel.bandwidth * kernel.bandwidth);
   for (int lj = 0; lj < lc; ++lj) {
     const int gj = out.global_col(lj);
     const double nz = zn[static_cast<std::size_t>(gj)];
@@ -119,8 +124,12 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
       } else if (r2 < kNearPairRelativeTolerance * (nx + nz)) {
         near.push_back({li, lj, gi, gj});
       }
-      col[li] = kernel.value(r2 > 0.0 ? r2 : 0.0);
+      col[li] = r2;
     }
+    if (kernel.kind == kernels::KernelKind::laplace)
+      kernels::laplace_values(col, lr, inv_s);
+    else
+      kernels::gaussian_values(col, lr, gauss);
   }
 
   // 3. Near pairs: recompute r2 from differences of the rows, replicated just for them.
@@ -198,13 +207,9 @@ void kernel_to_gradient_weights(const kernels::Kernel& kernel, const KernelStats
   near_weights.reserve(stats.local_near_pairs.size());
   for (const auto& p : stats.local_near_pairs)
     near_weights.push_back(kernel.gradient_weight(k.local(p.li, p.lj), p.r2));
-  for (int lj = 0; lj < lc; ++lj) {
-    double* col = &k.local(0, lj);
-    for (int li = 0; li < lr; ++li) {
-      const double r2 = kernel.squared_distance_from_value(col[li]);
-      col[li] = kernel.gradient_weight(col[li], r2);
-    }
-  }
+  for (int lj = 0; lj < lc; ++lj)
+    kernels::laplace_weights_from_values(&k.local(0, lj), lr, kernel.bandwidth,
+                                         kernels::kLaplaceGradientCutoff);
   for (std::size_t q = 0; q < near_weights.size(); ++q)
     k.local(stats.local_near_pairs[q].li, stats.local_near_pairs[q].lj) = near_weights[q];
 }

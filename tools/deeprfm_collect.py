@@ -634,20 +634,23 @@ def mlp_figure1(run, out, tag=""):
         ax.set_title(f"{label} at epoch {last}", fontsize=10)
         f_proj = vals["projected"] / vals["input"]
         f_relu = vals["mapped"] / vals["projected"]
-        axf.bar(x - 0.18, f_proj, 0.36, color=MLP_COLORS["projected"],
+        # bars from 1 to the factor: downwards = the stage lowers NC1
+        axf.bar(x - 0.18, f_proj - 1.0, 0.36, bottom=1.0, color=MLP_COLORS["projected"],
                 label=r"$\times\,\Sigma V^\top$: NC1($\Sigma V^\top H$) / NC1($H$)")
-        axf.bar(x + 0.18, f_relu, 0.36, color=MLP_COLORS["mapped"],
+        axf.bar(x + 0.18, f_relu - 1.0, 0.36, bottom=1.0, color=MLP_COLORS["mapped"],
                 label=r"$\times$ ReLU: NC1(ReLU(...)) / NC1($\Sigma V^\top H$)")
         axf.axhline(1.0, color="k", lw=0.8, ls=":")
         _log_axis(axf)
         axf.set_xticks(x)
         axf.set_xlabel("hidden layer l")
-        axf.set_title(f"factor by which each stage changes {metric.replace('_', ' ').upper()}"
-                      .replace("PINV", "(pinv)"), fontsize=10)
+        name = "NC1 (pinv)" if metric == "nc1_pinv" else "NC1"
+        axf.set_title(f"factor by which each stage changes {name} (< 1: lowers it)", fontsize=10)
         for j, l in enumerate(x):
             rows.append([metric, int(l), last, float(vals["input"][j]), float(vals["projected"][j]),
                          float(vals["mapped"][j]), float(f_proj[j]), float(f_relu[j])])
     for ax in axes[:, 1]:
+        ax.relim()
+        ax.autoscale_view()
         lo, hi = ax.get_ylim()
         ax.set_ylim(min(lo, 0.5), max(hi, 2.0))  # room for the legend, 1 always inside
     axes[0][0].legend(fontsize=8)

@@ -1,7 +1,10 @@
 #include "mlp_cli.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <boost/program_options.hpp>
@@ -34,9 +37,50 @@ std::string to_text(const boost::any& value) {
   return "?";
 }
 
+/// Options that steer one invocation only: never compared on --resume.
+const std::set<std::string>& invocation_options() {
+  static const std::set<std::string> names = {"help",   "version", "config",   "quiet",
+                                              "resume", "output",  "overwrite"};
+  return names;
+}
+
 }  // namespace
 
-MlpParseResult parse_mlp_command_line(int argc, char** argv) {
+mlp::RunSettings run_settings(const MlpRunOptions& opt) {
+  mlp::RunSettings s;
+  s.data = opt.data;
+  s.model = opt.model;
+  s.block = opt.block;
+  s.output = opt.output;
+  s.overwrite = opt.overwrite;
+  s.save_weights = opt.save_weights;
+  s.save_agops = opt.save_agops;
+  s.checkpoint_every = opt.checkpoint_every;
+  s.quiet = opt.quiet;
+  s.command_line = opt.command_line;
+  s.options = opt.effective;
+  return s;
+}
+
+const std::vector<std::string>& mlp_options_changeable_on_resume() {
+  static const std::vector<std::string> names = {"epochs",       "block-size",  "blas-threads",
+                                                 "agop-chunk",   "save-weights", "save-agops",
+                                                 "checkpoint-every"};
+  return names;
+}
+
+std::string mlp_resume_path(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--resume" && i + 1 < argc) path = argv[i + 1];
+    if (a.rfind("--resume=", 0) == 0) path = a.substr(9);
+  }
+  return path;
+}
+
+MlpParseResult parse_mlp_command_line(
+    int argc, char** argv, const std::vector<std::pair<std::string, std::string>>* stored) {
   MlpParseResult result;
   MlpRunOptions& o = result.options;
   mlp::MlpConfig& m = o.model;
@@ -51,7 +95,11 @@ MlpParseResult parse_mlp_command_line(int argc, char** argv) {
       ("config", po::value<std::string>(&config_file),
        "read options from this file (lines 'name = value', same names as below; the command "
        "line wins)")
-      ("quiet", po::bool_switch(&o.quiet), "print only errors and the final table");
+      ("quiet", po::bool_switch(&o.quiet), "print only errors and the final table")
+      ("resume", po::value<std::string>(&o.resume)->default_value(""),
+       "continue the stopped run in this results file (its stored options are the base; only "
+       "--epochs, --block-size, --blas-threads, --agop-chunk, --save-weights, --save-agops, "
+       "--checkpoint-every may change); any rank count");
 
   po::options_description data("Data (the same as deeprfm's)");
   data.add_options()
@@ -133,7 +181,10 @@ MlpParseResult parse_mlp_command_line(int argc, char** argv) {
       ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output file")
       ("save-weights", po::bool_switch(&o.save_weights), "write the final weights to /weights")
       ("save-agops", po::value<std::string>(&o.save_agops)->default_value("last"),
-       "none | last | all: per-layer AGOP matrices written with the measurements");
+       "none | last | all: per-layer AGOP matrices written with the measurements")
+      ("checkpoint-every", po::value<int>(&o.checkpoint_every)->default_value(0),
+       "also commit a checkpoint every k epochs (0 = only after each measurement and on a "
+       "stop signal)");
 
   po::options_description all(
       "deeprfm-mlp: the paper's MLP experiment (layer-wise NC1 decomposition and the Neural "
@@ -141,14 +192,53 @@ MlpParseResult parse_mlp_command_line(int argc, char** argv) {
       "Options");
   all.add(general).add(data).add(model).add(training).add(measure).add(parallel).add(output);
 
-  po::variables_map vm;
+  po::variables_map cmd, vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
-    if (vm.count("config")) {
-      const std::string path = vm["config"].as<std::string>();
+    po::store(po::command_line_parser(argc, argv).options(all).run(), cmd);
+    if (cmd.count("config")) {
+      const std::string path = cmd["config"].as<std::string>();
       std::ifstream in(path);
       DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
+      po::store(po::parse_config_file(in, all), cmd);
+    }
+    const std::string resume = cmd.count("resume") ? cmd["resume"].as<std::string>() : "";
+    if (!resume.empty() && !cmd.count("help") && !cmd.count("version")) {
+      DEEPRFM_CHECK(stored != nullptr, input,
+                    "--resume must be given on the command line (not in a --config file)");
+      // The stored run is the base; the command line may change only some options.
+      std::map<std::string, std::string> base;
+      for (const auto& [name, value] : *stored)
+        if (!invocation_options().count(name)) base[name] = value;
+      const auto& changeable = mlp_options_changeable_on_resume();
+      for (const auto& [name, value] : cmd) {
+        if (value.defaulted() || invocation_options().count(name)) continue;
+        const std::string given = to_text(value.value());
+        const auto it = base.find(name);
+        if (std::find(changeable.begin(), changeable.end(), name) != changeable.end()) {
+          base[name] = given;
+        } else if (it == base.end() || it->second != given) {
+          DEEPRFM_THROW(input, "--resume: --" << name << " " << given
+                                              << " contradicts the stored run ("
+                                              << (it == base.end() ? "not set" : it->second)
+                                              << "); only --epochs, --block-size, "
+                                                 "--blas-threads, --agop-chunk, --save-weights, "
+                                                 "--save-agops and --checkpoint-every may change");
+        }
+      }
+      if (cmd.count("output") && !cmd["output"].defaulted())
+        DEEPRFM_CHECK(cmd["output"].as<std::string>() == resume, input,
+                      "--output " << cmd["output"].as<std::string>() << " with --resume "
+                                  << resume << ": a resumed run continues in its own file");
+      base["output"] = resume;
+      base["resume"] = resume;
+      if (cmd.count("quiet") && !cmd["quiet"].defaulted())
+        base["quiet"] = to_text(cmd["quiet"].value());
+      std::ostringstream text;
+      for (const auto& [name, value] : base) text << name << " = " << value << "\n";
+      std::istringstream in(text.str());
       po::store(po::parse_config_file(in, all), vm);
+    } else {
+      vm = std::move(cmd);
     }
     po::notify(vm);
   } catch (const po::error& e) {
@@ -181,12 +271,15 @@ MlpParseResult parse_mlp_command_line(int argc, char** argv) {
                 input, "--save-agops '" << o.save_agops << "' is not one of: none, last, all");
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
+  DEEPRFM_CHECK(o.checkpoint_every >= 0, input,
+                "--checkpoint-every must be >= 0 (0 = at measurements only), got "
+                    << o.checkpoint_every);
 
-  std::ostringstream cmd;
-  for (int i = 0; i < argc; ++i) cmd << (i ? " " : "") << argv[i];
-  o.command_line = cmd.str();
+  std::ostringstream cmdline;
+  for (int i = 0; i < argc; ++i) cmdline << (i ? " " : "") << argv[i];
+  o.command_line = cmdline.str();
   for (const auto& [name, value] : vm) {
-    if (name == "help" || name == "version") continue;
+    if (name == "help" || name == "version" || name == "resume") continue;
     o.effective.emplace_back(name, to_text(value.value()));
   }
   result.run = true;

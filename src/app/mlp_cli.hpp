@@ -6,6 +6,7 @@
 
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/mlp/config.hpp>
+#include <deeprfm/mlp/run.hpp>
 
 namespace deeprfm::app {
 
@@ -20,6 +21,8 @@ struct MlpRunOptions {
   std::string save_agops = "last";  ///< none | last | all
   int blas_threads = 0;
   bool quiet = false;
+  int checkpoint_every = 0;        ///< extra checkpoints every k epochs (0 = at measurements)
+  std::string resume;              ///< results file of a run to continue ("" = new run)
   std::string command_line;
   std::vector<std::pair<std::string, std::string>> effective;
 };
@@ -31,9 +34,25 @@ struct MlpParseResult {
   MlpRunOptions options;
 };
 
-/// Parse argv and, if --config is given, the config file (command line wins). Throws
-/// Error(input) with a one-line message on bad options. Local (every rank parses the same
-/// argv and file identically, so every rank throws the same error).
-MlpParseResult parse_mlp_command_line(int argc, char** argv);
+/// The library's settings of a parsed run (mlp::run_mlp). Local.
+mlp::RunSettings run_settings(const MlpRunOptions& options);
+
+/// Options that may differ between a run and its --resume (besides the ones that steer only
+/// one invocation: --quiet, --config, --output, --overwrite).
+const std::vector<std::string>& mlp_options_changeable_on_resume();
+
+/// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
+/// before the full parse). Local.
+std::string mlp_resume_path(int argc, char** argv);
+
+/// Parse argv and, if --config is given, the config file (command line wins). With
+/// --resume FILE, `stored` must hold the run's stored /config: it is the base, only
+/// mlp_options_changeable_on_resume() may be given with another value, and a contradiction
+/// throws Error(input) naming the option. Throws Error(input) with a one-line message on bad
+/// options. Local (every rank parses the same argv and file identically, so every rank throws
+/// the same error).
+MlpParseResult parse_mlp_command_line(
+    int argc, char** argv,
+    const std::vector<std::pair<std::string, std::string>>* stored = nullptr);
 
 }  // namespace deeprfm::app

@@ -11,6 +11,17 @@ Optimizer::Optimizer(const MlpConfig& config, std::size_t count)
       m_(count, 0.0),
       v_(config.optimizer == OptimizerKind::adam ? count : 0, 0.0) {}
 
+void Optimizer::set_state(const std::vector<double>& first, const std::vector<double>& second,
+                          long steps) {
+  DEEPRFM_CHECK(first.size() == m_.size() && second.size() == v_.size() && steps >= 0, input,
+                "optimizer state of " << first.size() << " + " << second.size()
+                                      << " values does not fit " << to_string(config_.optimizer)
+                                      << " with " << m_.size() << " parameters");
+  m_ = first;
+  v_ = second;
+  steps_ = steps;
+}
+
 void Optimizer::step(std::vector<double>& params, const double* grad) {
   DEEPRFM_ASSERT(params.size() == m_.size());
   ++steps_;

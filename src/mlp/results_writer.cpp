@@ -40,9 +40,11 @@ void write_evaluation(io::File& f, const std::string& group, const Evaluation& e
   f.write_attribute(group, "test_accuracy", e.test_accuracy);
 }
 
-/// A rows x columns table plus one (rows,) dataset per column, under `group`.
+/// A rows x columns table plus one (rows,) dataset per column, under `group` (replaced whole
+/// if it exists: its shape changes as the run goes).
 void write_table(io::File& f, const std::string& group, const std::vector<std::string>& columns,
                  const std::vector<double>& table) {
+  f.remove(group);
   f.ensure_group(group);
   const hsize_t cols = columns.size(), rows = cols ? table.size() / cols : 0;
   f.write_replicated(group + "/table", {rows, cols}, table.data());
@@ -93,6 +95,21 @@ const std::vector<std::string>& epoch_columns() {
       "test_loss",  "test_accuracy", "seconds"};
   return columns;
 }
+
+std::vector<double> epoch_row(const EpochRecord& e) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  return {double(e.epoch),
+          e.running_loss,
+          e.evaluated ? e.eval.train_loss : nan,
+          e.evaluated ? e.eval.train_accuracy : nan,
+          e.evaluated ? e.eval.test_loss : nan,
+          e.evaluated ? e.eval.test_accuracy : nan,
+          e.seconds};
+}
+
+ResultsWriter::ResultsWriter(const std::string& path, io::File::Mode mode,
+                             const mpi::Communicator& comm)
+    : file_(path, mode, comm) {}
 
 ResultsWriter::ResultsWriter(const std::string& path, bool overwrite,
                              const mpi::Communicator& comm)
@@ -173,30 +190,33 @@ void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
 }
 
 void ResultsWriter::write_epochs(const std::vector<EpochRecord>& epochs) {
-  std::vector<double> table;
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (const auto& e : epochs) {
-    const std::vector<double> row = {double(e.epoch),
-                                     e.running_loss,
-                                     e.evaluated ? e.eval.train_loss : nan,
-                                     e.evaluated ? e.eval.train_accuracy : nan,
-                                     e.evaluated ? e.eval.test_loss : nan,
-                                     e.evaluated ? e.eval.test_accuracy : nan,
-                                     e.seconds};
-    table.insert(table.end(), row.begin(), row.end());
-  }
-  write_table(file_, "/epochs", epoch_columns(), table);
-  file_.flush();
+  std::vector<std::vector<double>> rows;
+  for (const auto& e : epochs) rows.push_back(epoch_row(e));
+  write_epoch_rows(rows);
 }
 
 void ResultsWriter::write_metrics(const std::vector<Measurement>& measurements) {
-  std::vector<double> table;
+  std::vector<std::vector<double>> rows;
   for (const auto& m : measurements)
-    for (const auto& l : m.layers) {
-      const auto row = metric_row(m, l);
-      table.insert(table.end(), row.begin(), row.end());
-    }
-  write_table(file_, "/metrics", metric_columns(), table);
+    for (const auto& l : m.layers) rows.push_back(metric_row(m, l));
+  write_metric_rows(rows);
+}
+
+namespace {
+std::vector<double> flatten(const std::vector<std::vector<double>>& rows) {
+  std::vector<double> table;
+  for (const auto& r : rows) table.insert(table.end(), r.begin(), r.end());
+  return table;
+}
+}  // namespace
+
+void ResultsWriter::write_epoch_rows(const std::vector<std::vector<double>>& rows) {
+  write_table(file_, "/epochs", epoch_columns(), flatten(rows));
+  file_.flush();
+}
+
+void ResultsWriter::write_metric_rows(const std::vector<std::vector<double>>& rows) {
+  write_table(file_, "/metrics", metric_columns(), flatten(rows));
   file_.flush();
 }
 

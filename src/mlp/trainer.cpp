@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/timer.hpp>
@@ -53,6 +54,12 @@ void Trainer::set_parameters(const std::vector<double>& params) {
   net_.parameters() = params;
 }
 
+void Trainer::restore(const std::vector<double>& params, const std::vector<double>& first_moment,
+                      const std::vector<double>& second_moment, long steps) {
+  set_parameters(params);
+  optimizer_.set_state(first_moment, second_moment, steps);
+}
+
 EpochRecord Trainer::train_epoch(int epoch, bool evaluate_after) {
   const double start = wall_seconds();
   const mpi::Communicator& comm = column_grid_->full();
@@ -93,9 +100,14 @@ EpochRecord Trainer::train_epoch(int epoch, bool evaluate_after) {
   EpochRecord record;
   record.epoch = epoch;
   record.running_loss = sse_total / (static_cast<double>(n_) * classes_);
-  DEEPRFM_CHECK(std::isfinite(record.running_loss), numerical,
-                "the training loss became " << record.running_loss << " in epoch " << epoch
-                                            << "; lower --lr or --init-gain");
+  // Agreed: every rank takes the same branch and throws the same (agreed) error, so main
+  // prints one line and every rank exits with code 3 (no MPI_Abort).
+  if (!comm.all_of(std::isfinite(record.running_loss))) {
+    std::ostringstream os;
+    os << "the training loss became " << record.running_loss << " in epoch " << epoch
+       << "; lower --lr or --init-gain";
+    throw Error(ErrorKind::numerical, os.str(), __FILE__, __LINE__, /*agreed=*/true);
+  }
   record.seconds = wall_seconds() - start;
   if (evaluate_after) {
     record.evaluated = true;

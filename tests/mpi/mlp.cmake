@@ -9,3 +9,10 @@ deeprfm_add_test(NAME test_mlp_cli
                  LABELS mlp TIMEOUT 60)
 target_include_directories(test_mlp_cli PRIVATE ${PROJECT_SOURCE_DIR}/src/app)
 target_link_libraries(test_mlp_cli PRIVATE Boost::program_options)
+# Checkpoint and resume through the executable's own parser and run driver (src/app/mlp_cli.cpp).
+deeprfm_add_test(NAME test_mlp_checkpoint
+                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_mlp_checkpoint.cpp
+                         ${PROJECT_SOURCE_DIR}/src/app/mlp_cli.cpp
+                 RANKS 1 2 4 LABELS mlp TIMEOUT 120)
+target_include_directories(test_mlp_checkpoint PRIVATE ${PROJECT_SOURCE_DIR}/src/app)
+target_link_libraries(test_mlp_checkpoint PRIVATE Boost::program_options)

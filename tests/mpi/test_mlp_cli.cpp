@@ -74,10 +74,47 @@ BOOST_AUTO_TEST_CASE(bad_options_are_input_errors_naming_the_option) {
       {{"--n", "-3"}, "--n"},
       {{"--no-such-option"}, "no-such-option"},
       {{"--epochs", "ten"}, "epochs"},
+      {{"--checkpoint-every", "-1"}, "--checkpoint-every"},
   };
   for (const auto& [args, needle] : cases) {
     const std::string message = input_error(args);
     BOOST_TEST_INFO(args.front() << ": '" << message << "'");
     BOOST_CHECK(!message.empty() && message.find(needle) != std::string::npos);
   }
+}
+
+BOOST_AUTO_TEST_CASE(resume_takes_the_stored_options_and_refuses_contradictions) {
+  // What a run stores in /config: every option as text (parse a run, take its `effective`).
+  const auto original = parse({"--data", "synthetic", "--n", "120", "--hidden-width", "32",
+                               "--lr", "0.001", "--epochs", "20", "-o", "run.h5"});
+  BOOST_REQUIRE(original.run);
+  const auto& stored = original.options.effective;
+  for (const auto& [name, value] : stored) BOOST_CHECK(name != "resume");
+  std::vector<std::string> args = {"deeprfm-mlp", "--resume", "run.h5", "--epochs", "30",
+                                   "--checkpoint-every", "5"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  const auto r = app::parse_mlp_command_line(static_cast<int>(argv.size()), argv.data(), &stored);
+  BOOST_REQUIRE(r.run);
+  BOOST_CHECK_EQUAL(r.options.model.hidden_width, 32);
+  BOOST_CHECK_EQUAL(r.options.model.lr, 0.001);
+  BOOST_CHECK_EQUAL(r.options.data.n, 120);
+  BOOST_CHECK_EQUAL(r.options.data.kind, "synthetic");
+  BOOST_CHECK_EQUAL(r.options.model.epochs, 30);
+  BOOST_CHECK_EQUAL(r.options.checkpoint_every, 5);
+  BOOST_CHECK_EQUAL(r.options.resume, "run.h5");
+  BOOST_CHECK_EQUAL(r.options.output, "run.h5");
+
+  args = {"deeprfm-mlp", "--resume", "run.h5", "--init-gain", "0.2"};
+  argv.clear();
+  for (auto& a : args) argv.push_back(a.data());
+  std::string message;
+  try {
+    app::parse_mlp_command_line(static_cast<int>(argv.size()), argv.data(), &stored);
+  } catch (const Error& e) {
+    message = e.kind() == ErrorKind::input ? e.what() : "wrong kind";
+  }
+  BOOST_TEST_INFO(message);
+  BOOST_CHECK(message.find("--resume: --init-gain 0.20000000000000001 contradicts the stored "
+                           "run (1)") != std::string::npos);
 }

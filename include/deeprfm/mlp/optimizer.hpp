@@ -17,6 +17,12 @@ class Optimizer {
   /// One update of params with the gradient grad (both `count` long). Local.
   void step(std::vector<double>& params, const double* grad);
   long steps() const { return steps_; }
+  /// The state a checkpoint keeps: first moment (Adam) or momentum buffer (SGD), second
+  /// moment (Adam; empty for SGD) and the number of steps taken. Local.
+  const std::vector<double>& first_moment() const { return m_; }
+  const std::vector<double>& second_moment() const { return v_; }
+  /// Restore a saved state (sizes must match this optimiser's; Error(input) otherwise). Local.
+  void set_state(const std::vector<double>& first, const std::vector<double>& second, long steps);
 
  private:
   MlpConfig config_;

@@ -20,6 +20,9 @@ std::vector<double> metric_row(const Measurement& m, const LayerMeasurement& lay
 /// Names of the /epochs/table columns. Local.
 const std::vector<std::string>& epoch_columns();
 
+/// The epoch_columns() row of one epoch (NaN for values not evaluated). Local.
+std::vector<double> epoch_row(const EpochRecord& e);
+
 /// "epoch_0010" for epoch 10. Local.
 std::string epoch_group(int epoch);
 
@@ -27,6 +30,9 @@ class ResultsWriter {
  public:
   /// Create the file (Error(input) if it exists, unless overwrite). Collective over comm.
   ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm);
+  /// Open or create with an explicit mode (the checkpoint store writes copies in read_write
+  /// mode). Collective over comm.
+  ResultsWriter(const std::string& path, io::File::Mode mode, const mpi::Communicator& comm);
   /// Root attributes (program, version, command line, ranks, BLAS) and /config (every option
   /// as text). Collective.
   void write_run_info(const std::string& command_line,
@@ -42,6 +48,10 @@ class ResultsWriter {
   void write_epochs(const std::vector<EpochRecord>& epochs);
   /// /metrics: the (measurements x layers) table and one dataset per column. Collective.
   void write_metrics(const std::vector<Measurement>& measurements);
+  /// The same two groups from rows (epoch_row() / metric_row()); an existing group is
+  /// replaced whole (the tables grow as the run goes). Collective.
+  void write_epoch_rows(const std::vector<std::vector<double>>& rows);
+  void write_metric_rows(const std::vector<std::vector<double>>& rows);
   /// /weights/layer_NN (hidden) and /weights/readout, row-major out x in. Collective.
   void write_weights(const Network& net);
   /// Root attribute "wall_seconds" and "completed" = 1. Flushes. Collective.

@@ -64,7 +64,8 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   /// Train one epoch (`epoch` 1-based: its permutation is epoch_permutation(n, seed, epoch)).
-  /// Evaluates afterwards when `evaluate` is true. Collective.
+  /// Evaluates afterwards when `evaluate` is true. A non-finite training loss is an agreed
+  /// Error(numerical) (the same on every rank; one allreduce). Collective.
   EpochRecord train_epoch(int epoch, bool evaluate);
   /// Loss and accuracy on the training and test sets. Collective.
   Evaluation evaluate() const;
@@ -75,6 +76,11 @@ class Trainer {
   const Network& network() const { return net_; }
   /// Replace the weights (e.g. for tests); must have the same shape. Local.
   void set_parameters(const std::vector<double>& params);
+  const Optimizer& optimizer() const { return optimizer_; }
+  /// Continue from a checkpoint: weights and optimiser state (moments, step count). Sizes
+  /// must match (Error(input)). Local (every rank restores the same state).
+  void restore(const std::vector<double>& params, const std::vector<double>& first_moment,
+               const std::vector<double>& second_moment, long steps);
   const MlpConfig& config() const { return config_; }
   int train_rows() const { return n_; }
   /// The P x 1 grid of the row-sharded data (its full() communicator spans every rank).

@@ -1,0 +1,262 @@
+#include <deeprfm/mlp/checkpoint.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/mlp/results_writer.hpp>
+
+namespace deeprfm::mlp {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kCheckpoint = "/checkpoint";
+constexpr int kFormatVersion = 1;
+constexpr const char* kStateSuffix = ".state.h5";
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return;  // best effort: some file systems refuse to open folders
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string folder_of(const std::string& path) {
+  const fs::path parent = fs::absolute(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::vector<std::vector<double>> read_rows(const io::File& f, const std::string& table) {
+  std::vector<std::vector<double>> rows;
+  if (!f.exists(table)) return rows;
+  const auto dims = f.dims(table);
+  if (dims.size() != 2 || dims[0] == 0) return rows;
+  const auto values = f.read_all_double(table);
+  for (hsize_t r = 0; r < dims[0]; ++r)
+    rows.emplace_back(values.begin() + static_cast<std::ptrdiff_t>(r * dims[1]),
+                      values.begin() + static_cast<std::ptrdiff_t>((r + 1) * dims[1]));
+  return rows;
+}
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::string path, const mpi::Communicator& comm)
+    : path_(std::move(path)), comm_(comm) {}
+
+std::string CheckpointStore::state_path(int epoch) const {
+  char suffix[48];
+  std::snprintf(suffix, sizeof(suffix), ".epoch%04d%s", epoch, kStateSuffix);
+  return path_ + suffix;
+}
+
+void CheckpointStore::replace_atomically(const std::string& tmp, const std::string& final) const {
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    fsync_path(tmp, false);
+    std::error_code ec;
+    fs::rename(tmp, final, ec);
+    DEEPRFM_CHECK(!ec, resource, "cannot rename " << tmp << " to " << final << ": " << ec.message());
+    fsync_path(folder_of(final), true);
+  });
+}
+
+void CheckpointStore::remove_leftovers(const std::string& keep) const {
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    std::error_code ec;
+    fs::remove(path_ + ".tmp", ec);
+    const std::string prefix = fs::path(path_).filename().string() + ".epoch";
+    for (const auto& entry : fs::directory_iterator(folder_of(path_), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      if (!ends_with(name, kStateSuffix) && !ends_with(name, std::string(kStateSuffix) + ".tmp"))
+        continue;
+      if (name == keep) continue;
+      std::error_code rm;
+      fs::remove(entry.path(), rm);
+    }
+  });
+}
+
+void CheckpointStore::create(bool overwrite, const RunHeader& header, const data::TrainTest& data,
+                             int epochs_planned) {
+  io::File::check_path(path_,
+                       overwrite ? io::File::Mode::create_truncate
+                                 : io::File::Mode::create_exclusive,
+                       comm_);
+  const std::string tmp = path_ + ".tmp";
+  completed_epochs_ = 0;
+  epochs_planned_ = epochs_planned;
+  complete_ = false;
+  wall_seconds_ = 0;
+  state_file_.clear();
+  {
+    ResultsWriter w(tmp, io::File::Mode::create_truncate, comm_);
+    w.write_run_info(header.command_line, header.options, header.ranks, header.blas_library,
+                     header.blas_threads, header.parameters);
+    w.write_data(data);
+    io::File& f = w.file();
+    f.ensure_group(kCheckpoint);
+    f.write_attribute(kCheckpoint, "format_version", static_cast<std::int64_t>(kFormatVersion));
+    f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(0));
+    f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(1));
+    f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
+    f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(0));
+    f.write_attribute(kCheckpoint, "state_file", std::string());
+    f.write_attribute(kCheckpoint, "wall_seconds", 0.0);
+    f.write_attribute(kCheckpoint, "ranks", static_cast<std::int64_t>(comm_.size()));
+    f.close();
+  }
+  replace_atomically(tmp, path_);
+  options_ = header.options;
+  metric_rows_.clear();
+  epoch_rows_.clear();
+  train_labels_.assign(data.train.labels.begin(), data.train.labels.end());
+  input_dim_ = data.train.dim();
+  remove_leftovers("");  // state files of a run this one overwrote
+}
+
+void CheckpointStore::open_existing() {
+  {
+    io::File f(path_, io::File::Mode::read_only, comm_);
+    const std::string program =
+        f.has_attribute("/", "program") ? f.read_attribute_string("/", "program") : "";
+    DEEPRFM_AGREE(comm_, program == "deeprfm-mlp", input,
+                  "--resume " << path_ << ": not a deeprfm-mlp results file (program '"
+                              << program << "')");
+    DEEPRFM_AGREE(comm_, f.exists(kCheckpoint) && f.exists("/config"), input,
+                  "--resume " << path_
+                              << ": the file has no /checkpoint (written by a deeprfm-mlp "
+                                 "without checkpoints?); it cannot be resumed");
+    const auto version = f.read_attribute_int64(kCheckpoint, "format_version");
+    DEEPRFM_AGREE(comm_, version == kFormatVersion, input,
+                  "--resume " << path_ << ": checkpoint format " << version << ", expected "
+                              << kFormatVersion);
+    completed_epochs_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "completed_epochs"));
+    epochs_planned_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "epochs_planned"));
+    complete_ = f.read_attribute_int64(kCheckpoint, "complete") != 0;
+    state_file_ = f.read_attribute_string(kCheckpoint, "state_file");
+    wall_seconds_ = f.read_attribute_double(kCheckpoint, "wall_seconds");
+    options_.clear();
+    for (const auto& name : f.attribute_names("/config"))
+      options_.emplace_back(name, f.read_attribute_string("/config", name));
+    metric_rows_ = read_rows(f, "/metrics/table");
+    epoch_rows_ = read_rows(f, "/epochs/table");
+    train_labels_ = f.read_all_int64("/data/train_labels");
+    input_dim_ = f.read_attribute_int64("/data", "dim");
+    DEEPRFM_AGREE(comm_, static_cast<int>(epoch_rows_.size()) == completed_epochs_, input,
+                  path_ << ": the checkpoint says " << completed_epochs_
+                        << " complete epochs but the /epochs table has " << epoch_rows_.size()
+                        << " rows");
+  }
+  // Leftovers of an interrupted commit: temporary files and unreferenced state files.
+  remove_leftovers(state_file_);
+  if (!state_file_.empty()) {
+    const std::string state = (fs::path(folder_of(path_)) / state_file_).string();
+    mpi::run_agreed(comm_, [&] {
+      if (comm_.rank() != 0) return;
+      DEEPRFM_CHECK(fs::exists(state), input,
+                    "the checkpoint's state file " << state << " is missing; it must stay next to "
+                                                   << path_);
+    });
+  }
+}
+
+void CheckpointStore::commit(const TrainingState& state,
+                             const std::vector<Measurement>& new_measurements,
+                             const std::vector<std::vector<double>>& metric_rows,
+                             const std::vector<std::vector<double>>& epoch_rows,
+                             int epochs_planned, const Network* weights, double wall_seconds,
+                             bool complete) {
+  DEEPRFM_ASSERT(static_cast<int>(epoch_rows.size()) == state.epoch);
+  // 1. The state file, complete before anything names it.
+  const std::string state_file = state_path(state.epoch);
+  {
+    io::File f(state_file + ".tmp", io::File::Mode::create_truncate, comm_);
+    f.write_replicated("/parameters", {hsize_t(state.parameters.size())}, state.parameters.data());
+    f.write_replicated("/first_moment", {hsize_t(state.first_moment.size())},
+                       state.first_moment.data());
+    if (!state.second_moment.empty())
+      f.write_replicated("/second_moment", {hsize_t(state.second_moment.size())},
+                         state.second_moment.data());
+    f.write_attribute("/", "epoch", static_cast<std::int64_t>(state.epoch));
+    f.write_attribute("/", "steps", static_cast<std::int64_t>(state.steps));
+    f.write_attribute("/", "next_epoch", static_cast<std::int64_t>(state.epoch + 1));
+    f.close();
+  }
+  replace_atomically(state_file + ".tmp", state_file);
+
+  // 2. A copy of the results file with everything new.
+  const std::string tmp = path_ + ".tmp";
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    std::error_code ec;
+    fs::copy_file(path_, tmp, fs::copy_options::overwrite_existing, ec);
+    DEEPRFM_CHECK(!ec, resource, "cannot copy " << path_ << " to " << tmp << ": " << ec.message());
+  });
+  const std::string state_name = fs::path(state_file).filename().string();
+  {
+    ResultsWriter w(tmp, io::File::Mode::read_write, comm_);
+    for (const auto& m : new_measurements) w.write_measurement(m, true);
+    w.write_epoch_rows(epoch_rows);
+    w.write_metric_rows(metric_rows);
+    if (weights != nullptr) w.write_weights(*weights);
+    io::File& f = w.file();
+    f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(state.epoch));
+    f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(state.epoch + 1));
+    f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
+    f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(complete ? 1 : 0));
+    f.write_attribute(kCheckpoint, "state_file", state_name);
+    f.write_attribute(kCheckpoint, "wall_seconds", wall_seconds);
+    f.write_attribute(kCheckpoint, "ranks", static_cast<std::int64_t>(comm_.size()));
+    if (complete) {
+      f.write_attribute("/", "wall_seconds", wall_seconds);
+      f.write_attribute("/", "completed", static_cast<std::int64_t>(1));
+    }
+    f.close();
+  }
+  // 3. The commit point.
+  replace_atomically(tmp, path_);
+  const std::string previous = state_file_;
+  completed_epochs_ = state.epoch;
+  epochs_planned_ = epochs_planned;
+  complete_ = complete;
+  wall_seconds_ = wall_seconds;
+  state_file_ = state_name;
+  metric_rows_ = metric_rows;
+  epoch_rows_ = epoch_rows;
+
+  // 4. The previous state file is no longer referenced.
+  if (!previous.empty() && previous != state_name) {
+    mpi::run_agreed(comm_, [&] {
+      if (comm_.rank() != 0) return;
+      std::error_code ec;
+      fs::remove(fs::path(folder_of(path_)) / previous, ec);
+    });
+  }
+}
+
+TrainingState CheckpointStore::load_state() const {
+  DEEPRFM_ASSERT(has_state());
+  const std::string path = (fs::path(folder_of(path_)) / state_file_).string();
+  io::File f(path, io::File::Mode::read_only, comm_);
+  TrainingState s;
+  s.epoch = static_cast<int>(f.read_attribute_int64("/", "epoch"));
+  s.steps = static_cast<long>(f.read_attribute_int64("/", "steps"));
+  s.parameters = f.read_all_double("/parameters");
+  s.first_moment = f.read_all_double("/first_moment");
+  if (f.exists("/second_moment")) s.second_moment = f.read_all_double("/second_moment");
+  DEEPRFM_AGREE(comm_, s.epoch == completed_epochs_, input,
+                path << " holds the state after epoch " << s.epoch << " but " << path_
+                     << " says " << completed_epochs_);
+  return s;
+}
+
+}  // namespace deeprfm::mlp

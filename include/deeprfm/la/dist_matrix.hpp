@@ -11,7 +11,7 @@
 namespace deeprfm::la {
 
 /// Default block size (see docs/performance.md for why).
-inline constexpr int kDefaultBlockSize = 128;
+inline constexpr int kDefaultBlockSize = 256;
 
 /// A distributed dense matrix of T (double or float). Owns its local storage. The grid must
 /// outlive the matrix. Construction and destruction are local (no communication).

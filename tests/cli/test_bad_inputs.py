@@ -211,7 +211,20 @@ def run_cases(tmp):
             failures += 1
             print("     expected exit %d and one line containing %r; stderr was:\n%s" %
                   (code, fragment, p.stderr[-2000:]))
-    print("%d passed, %d failed" % (len(cases) - failures, failures))
+    # The singular system again, with --ridge-escalation given explicitly: the ridge is raised
+    # step by step, every raise printed, and the run completes.
+    total = len(cases) + 1
+    cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [DEEPRFM, "--data", "npy", "--train",
+                                                      npy("dup_X.npy"), "--ridge-escalation"] + small
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    raises = [l for l in p.stdout.splitlines() if "--ridge-escalation raises it" in l]
+    ok = p.returncode == 0 and len(raises) >= 1
+    print("%s %-32s exit %d  %d raise(s): %s" % ("ok  " if ok else "FAIL", "ridge escalation (positive)",
+                                                 p.returncode, len(raises), raises[-1] if raises else "-"))
+    if not ok:
+        failures += 1
+        print(p.stdout[-1500:], p.stderr[-1500:])
+    print("%d passed, %d failed" % (total - failures, failures))
     sys.exit(1 if failures else 0)
 
 

@@ -1,12 +1,10 @@
 #include <deeprfm/io/run_store.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
 #include <deeprfm/core/run_control.hpp>
+#include <deeprfm/io/atomic_file.hpp>
 
 namespace deeprfm::io {
 
@@ -16,17 +14,6 @@ namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
 constexpr int kFormatVersion = 1;
 
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;  // best effort: some file systems refuse to open folders
-  ::fsync(fd);
-  ::close(fd);
-}
-
-std::string folder_of(const std::string& path) {
-  const fs::path parent = fs::absolute(path).parent_path();
-  return parent.empty() ? "." : parent.string();
-}
 }  // namespace
 
 RunStore::RunStore(std::string path, const mpi::Communicator& comm)
@@ -39,14 +26,7 @@ std::string RunStore::companion_path(int completed) const {
 }
 
 void RunStore::replace_atomically(const std::string& tmp, const std::string& final) const {
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    fsync_path(tmp, false);
-    std::error_code ec;
-    fs::rename(tmp, final, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot rename " << tmp << " to " << final << ": " << ec.message());
-    fsync_path(folder_of(final), true);
-  });
+  replace_file_atomically(tmp, final, comm_);
 }
 
 void RunStore::write_checkpoint_attributes(File& f, int layers_planned) const {
@@ -153,12 +133,7 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
 
   // 2. A copy of the results file with the new layer appended.
   const std::string tmp = path_ + ".tmp";
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    std::error_code ec;
-    fs::copy_file(path_, tmp, fs::copy_options::overwrite_existing, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot copy " << path_ << " to " << tmp << ": " << ec.message());
-  });
+  copy_file_on_root(path_, tmp, comm_);
   auto rows = metric_rows_;
   rows.push_back(metric_row(layer));
   {
@@ -188,12 +163,7 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
 
 void RunStore::mark_complete(int layers_planned) {
   const std::string tmp = path_ + ".tmp";
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    std::error_code ec;
-    fs::copy_file(path_, tmp, fs::copy_options::overwrite_existing, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot copy " << path_ << " to " << tmp << ": " << ec.message());
-  });
+  copy_file_on_root(path_, tmp, comm_);
   {
     File f(tmp, File::Mode::read_write, comm_);
     complete_ = true;

@@ -1,11 +1,9 @@
 #include <deeprfm/mlp/checkpoint.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
+#include <deeprfm/io/atomic_file.hpp>
 #include <deeprfm/io/hdf5.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
 
@@ -17,18 +15,6 @@ namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
 constexpr int kFormatVersion = 1;
 constexpr const char* kStateSuffix = ".state.h5";
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;  // best effort: some file systems refuse to open folders
-  ::fsync(fd);
-  ::close(fd);
-}
-
-std::string folder_of(const std::string& path) {
-  const fs::path parent = fs::absolute(path).parent_path();
-  return parent.empty() ? "." : parent.string();
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -57,14 +43,7 @@ std::string CheckpointStore::state_path(int epoch) const {
 }
 
 void CheckpointStore::replace_atomically(const std::string& tmp, const std::string& final) const {
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    fsync_path(tmp, false);
-    std::error_code ec;
-    fs::rename(tmp, final, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot rename " << tmp << " to " << final << ": " << ec.message());
-    fsync_path(folder_of(final), true);
-  });
+  io::replace_file_atomically(tmp, final, comm_);
 }
 
 void CheckpointStore::remove_leftovers(const std::string& keep) const {
@@ -73,7 +52,7 @@ void CheckpointStore::remove_leftovers(const std::string& keep) const {
     std::error_code ec;
     fs::remove(path_ + ".tmp", ec);
     const std::string prefix = fs::path(path_).filename().string() + ".epoch";
-    for (const auto& entry : fs::directory_iterator(folder_of(path_), ec)) {
+    for (const auto& entry : fs::directory_iterator(io::folder_of(path_), ec)) {
       const std::string name = entry.path().filename().string();
       if (name.rfind(prefix, 0) != 0) continue;
       if (!ends_with(name, kStateSuffix) && !ends_with(name, std::string(kStateSuffix) + ".tmp"))
@@ -159,7 +138,7 @@ void CheckpointStore::open_existing() {
   // Leftovers of an interrupted commit: temporary files and unreferenced state files.
   remove_leftovers(state_file_);
   if (!state_file_.empty()) {
-    const std::string state = (fs::path(folder_of(path_)) / state_file_).string();
+    const std::string state = (fs::path(io::folder_of(path_)) / state_file_).string();
     mpi::run_agreed(comm_, [&] {
       if (comm_.rank() != 0) return;
       DEEPRFM_CHECK(fs::exists(state), input,
@@ -195,12 +174,7 @@ void CheckpointStore::commit(const TrainingState& state,
 
   // 2. A copy of the results file with everything new.
   const std::string tmp = path_ + ".tmp";
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    std::error_code ec;
-    fs::copy_file(path_, tmp, fs::copy_options::overwrite_existing, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot copy " << path_ << " to " << tmp << ": " << ec.message());
-  });
+  io::copy_file_on_root(path_, tmp, comm_);
   const std::string state_name = fs::path(state_file).filename().string();
   {
     ResultsWriter w(tmp, io::File::Mode::read_write, comm_);
@@ -238,14 +212,14 @@ void CheckpointStore::commit(const TrainingState& state,
     mpi::run_agreed(comm_, [&] {
       if (comm_.rank() != 0) return;
       std::error_code ec;
-      fs::remove(fs::path(folder_of(path_)) / previous, ec);
+      fs::remove(fs::path(io::folder_of(path_)) / previous, ec);
     });
   }
 }
 
 TrainingState CheckpointStore::load_state() const {
   DEEPRFM_ASSERT(has_state());
-  const std::string path = (fs::path(folder_of(path_)) / state_file_).string();
+  const std::string path = (fs::path(io::folder_of(path_)) / state_file_).string();
   io::File f(path, io::File::Mode::read_only, comm_);
   TrainingState s;
   s.epoch = static_cast<int>(f.read_attribute_int64("/", "epoch"));

@@ -93,22 +93,22 @@ int main(int argc, char** argv) {
     po::options_description desc(
         "deeprfm-bench: DGEMM/SGEMM rates, then one Deep RFM layer phase by phase\n\n"
         "Usage: mpirun -n P deeprfm-bench [options]\n\nOptions");
-    desc.add_options()("help,h", "print this help")
-        ("n", po::value<int>(&n)->default_value(4000), "training points")
-        ("dim", po::value<int>(&dim)->default_value(784), "input dimension d")
-        ("width", po::value<int>(&width)->default_value(512), "random-feature width D")
-        ("classes", po::value<int>(&classes)->default_value(10), "classes C")
-        ("kernel", po::value<std::string>(&kernel)->default_value("laplace"), "laplace | gaussian")
-        ("ridge", po::value<double>(&ridge)->default_value(0.0), "ridge mu")
-        ("precision", po::value<std::string>(&precision)->default_value("double"), "double | mixed")
-        ("layer", po::value<int>(&layer_index)->default_value(0), "layer index (seeds W_l)")
-        ("grid", po::value<std::string>(&grid_text)->default_value(""), "process grid PrxPc")
-        ("block-size", po::value<int>(&block)->default_value(la::kDefaultBlockSize), "block size")
-        ("blas-threads", po::value<int>(&blas_threads)->default_value(0), "BLAS threads per rank")
-        ("gemm-size", po::value<int>(&gemm_size)->default_value(0),
-         "m = n of the reference GEMM (default: min(n, 8192)); k = d")
-        ("repeats", po::value<int>(&repeats)->default_value(3), "GEMM repetitions (best is kept)")
-        ("json", po::value<std::string>(&json)->default_value(""), "write the results as JSON here");
+    desc.add_options()("help,h", "print this help")("n", po::value<int>(&n)->default_value(4000),
+                                                    "training points")(
+        "dim", po::value<int>(&dim)->default_value(784), "input dimension d")(
+        "width", po::value<int>(&width)->default_value(512), "random-feature width D")(
+        "classes", po::value<int>(&classes)->default_value(10), "classes C")(
+        "kernel", po::value<std::string>(&kernel)->default_value("laplace"), "laplace | gaussian")(
+        "ridge", po::value<double>(&ridge)->default_value(0.0), "ridge mu")(
+        "precision", po::value<std::string>(&precision)->default_value("double"), "double | mixed")(
+        "layer", po::value<int>(&layer_index)->default_value(0), "layer index (seeds W_l)")(
+        "grid", po::value<std::string>(&grid_text)->default_value(""), "process grid PrxPc")(
+        "block-size", po::value<int>(&block)->default_value(la::kDefaultBlockSize), "block size")(
+        "blas-threads", po::value<int>(&blas_threads)->default_value(0), "BLAS threads per rank")(
+        "gemm-size", po::value<int>(&gemm_size)->default_value(0),
+        "m = n of the reference GEMM (default: min(n, 8192)); k = d")(
+        "repeats", po::value<int>(&repeats)->default_value(3), "GEMM repetitions (best is kept)")(
+        "json", po::value<std::string>(&json)->default_value(""), "write the results as JSON here");
     po::variables_map vm;
     mpi::run_agreed(world, [&] {
       try {
@@ -127,15 +127,17 @@ int main(int argc, char** argv) {
     mpi::run_agreed(world, [&] {
       shape = grid_text.empty() ? grid::most_square_shape(world.size())
                                 : grid::parse_grid_shape(grid_text);
-      DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input, "--grid does not match the ranks");
+      DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
+                    "--grid does not match the ranks");
     });
     grid::ProcessGrid grid(world, shape);
     const la::BlasInfo blas = la::blas_info();
     const bool root = world.rank() == 0;
     if (root) {
-      std::printf("deeprfm-bench %s (%s): %d ranks, grid %s, block %d, %s '%s', %d thread(s)/rank\n",
-                  kVersion, kGitRevision, world.size(), shape.str().c_str(), block,
-                  blas.library.c_str(), blas.kernels.c_str(), blas.threads);
+      std::printf(
+          "deeprfm-bench %s (%s): %d ranks, grid %s, block %d, %s '%s', %d thread(s)/rank\n",
+          kVersion, kGitRevision, world.size(), shape.str().c_str(), block, blas.library.c_str(),
+          blas.kernels.c_str(), blas.threads);
       if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
       std::fflush(stdout);
     }
@@ -148,9 +150,10 @@ int main(int argc, char** argv) {
     const double sgemm = local_gemm_rate<float>(world, lm, dim, repeats);
     const double pdgemm = pblas_gemm_rate<double>(grid, gm, dim, block, repeats);
     if (root) {
-      std::printf("DGEMM (every rank, %d x %d x %d): %.1f GFLOP/s   SGEMM: %.1f GFLOP/s   "
-                  "pdgemm (%d x %d x %d): %.1f GFLOP/s\n",
-                  lm, lm, dim, dgemm, sgemm, gm, gm, dim, pdgemm);
+      std::printf(
+          "DGEMM (every rank, %d x %d x %d): %.1f GFLOP/s   SGEMM: %.1f GFLOP/s   "
+          "pdgemm (%d x %d x %d): %.1f GFLOP/s\n",
+          lm, lm, dim, dgemm, sgemm, gm, gm, dim, pdgemm);
       std::fflush(stdout);
     }
 
@@ -187,10 +190,12 @@ int main(int argc, char** argv) {
     const double ideal = flops / (dgemm * 1e9);
     const double layer_ratio = layer_seconds / ideal;
     if (root) {
-      std::printf("\nlayer: n = %d, d = %d, D = %d, C = %d: %.2f s for %.3g flops; at the DGEMM "
-                  "rate it would take %.2f s: layer_ratio %.2f\n",
-                  n, dim, width, classes, layer_seconds, flops, ideal, layer_ratio);
-      std::printf("%-14s %9s %10s %9s %12s\n", "phase", "seconds", "GFLOP/s", "of DGEMM", "MB sent");
+      std::printf(
+          "\nlayer: n = %d, d = %d, D = %d, C = %d: %.2f s for %.3g flops; at the DGEMM "
+          "rate it would take %.2f s: layer_ratio %.2f\n",
+          n, dim, width, classes, layer_seconds, flops, ideal, layer_ratio);
+      std::printf("%-14s %9s %10s %9s %12s\n", "phase", "seconds", "GFLOP/s", "of DGEMM",
+                  "MB sent");
       for (const auto& name : layer.timers.order()) {
         const auto& r = layer.timers.at(name);
         const double gf = r.seconds > 0 ? r.flops / r.seconds * 1e-9 : 0.0;
@@ -207,8 +212,9 @@ int main(int argc, char** argv) {
             << "\", \"block_size\": " << block << ",\n  \"blas_kernels\": \""
             << json_escape(blas.kernels) << "\", \"blas_threads\": " << blas.threads
             << ",\n  \"n\": " << n << ", \"dim\": " << dim << ", \"width\": " << width
-            << ", \"classes\": " << classes << ", \"precision\": \"" << precision << "\"" << ",\n  \"dgemm_gflops\": " << dgemm
-            << ", \"sgemm_gflops\": " << sgemm << ", \"pdgemm_gflops\": " << pdgemm << ",\n  \"layer_seconds\": " << layer_seconds
+            << ", \"classes\": " << classes << ", \"precision\": \"" << precision << "\""
+            << ",\n  \"dgemm_gflops\": " << dgemm << ", \"sgemm_gflops\": " << sgemm
+            << ", \"pdgemm_gflops\": " << pdgemm << ",\n  \"layer_seconds\": " << layer_seconds
             << ", \"layer_flops\": " << flops << ", \"layer_ratio\": " << layer_ratio
             << ",\n  \"memory_estimate_bytes\": " << estimate << ", \"peak_rss_bytes\": " << rss
             << ",\n  \"phases\": {";

@@ -21,7 +21,8 @@ namespace {
 std::string to_text(const boost::any& value) {
   if (value.type() == typeid(std::string)) return boost::any_cast<std::string>(value);
   if (value.type() == typeid(int)) return std::to_string(boost::any_cast<int>(value));
-  if (value.type() == typeid(std::int64_t)) return std::to_string(boost::any_cast<std::int64_t>(value));
+  if (value.type() == typeid(std::int64_t))
+    return std::to_string(boost::any_cast<std::int64_t>(value));
   if (value.type() == typeid(std::uint64_t))
     return std::to_string(boost::any_cast<std::uint64_t>(value));
   if (value.type() == typeid(bool)) return boost::any_cast<bool>(value) ? "true" : "false";
@@ -35,102 +36,98 @@ std::string to_text(const boost::any& value) {
 
 /// Options that steer one invocation only: never stored, never compared on --resume.
 const std::set<std::string>& invocation_options() {
-  static const std::set<std::string> names = {"help", "version", "config", "quiet", "resume",
-                                              "output", "overwrite", "mem-limit"};
+  static const std::set<std::string> names = {"help",   "version", "config",    "quiet",
+                                              "resume", "output",  "overwrite", "mem-limit"};
   return names;
 }
 
 po::options_description describe_options() {
   po::options_description general("General");
-  general.add_options()
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit")
-      ("config", po::value<std::string>(),
-       "read options from this file (lines 'name = value', same names as below; the command "
-       "line wins)")
-      ("quiet", po::bool_switch(), "print only errors and the final table");
+  general.add_options()("help,h", "print this help and exit")("version",
+                                                              "print the version and exit")(
+      "config", po::value<std::string>(),
+      "read options from this file (lines 'name = value', same names as below; the command "
+      "line wins)")("quiet", po::bool_switch(), "print only errors and the final table");
 
   po::options_description data("Data");
-  data.add_options()
-      ("data", po::value<std::string>()->default_value("fashion-mnist"),
-       "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")
-      ("data-dir", po::value<std::string>()->default_value(""),
-       "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
-       "defaults to /usr/share/datasets/fashion-mnist")
-      ("train", po::value<std::string>()->default_value(""),
-       "hdf5/npy: training file (npy: the X array)")
-      ("test", po::value<std::string>()->default_value(""),
-       "hdf5/npy: test file (npy: the X array); none if empty")
-      ("train-labels", po::value<std::string>()->default_value(""),
-       "npy: training labels file (default: the --train file name with _X replaced by _y, "
-       "see docs/cli.md)")
-      ("test-labels", po::value<std::string>()->default_value(""),
-       "npy: test labels file (default derived like --train-labels)")
-      ("x-name", po::value<std::string>()->default_value("X"), "hdf5: dataset of samples x features")
-      ("y-name", po::value<std::string>()->default_value("y"), "hdf5: dataset of labels")
-      ("n", po::value<std::int64_t>()->default_value(2000),
-       "training points, class-balanced (the first n/C of each class); 0 = all")
-      ("n-test", po::value<std::int64_t>()->default_value(0),
-       "test points, class-balanced; 0 = all (synthetic: as many as --n); -1 = no test set")
-      ("classes", po::value<int>()->default_value(0),
-       "number of classes; 0 = the data set's (10 for the image sets, max label + 1 for "
-       "hdf5/npy, 10 for synthetic)")
-      ("dim", po::value<int>()->default_value(64), "synthetic: input dimension")
-      ("separation", po::value<double>()->default_value(1.0),
-       "synthetic: scale of the class means (noise has unit variance)")
-      ("test-own-statistics", po::bool_switch(),
-       "standardise the test set with its own mean/std (mimics the authors' code) instead of "
-       "the training statistics");
+  data.add_options()("data", po::value<std::string>()->default_value("fashion-mnist"),
+                     "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")(
+      "data-dir", po::value<std::string>()->default_value(""),
+      "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
+      "defaults to /usr/share/datasets/fashion-mnist")(
+      "train", po::value<std::string>()->default_value(""),
+      "hdf5/npy: training file (npy: the X array)")(
+      "test", po::value<std::string>()->default_value(""),
+      "hdf5/npy: test file (npy: the X array); none if empty")(
+      "train-labels", po::value<std::string>()->default_value(""),
+      "npy: training labels file (default: the --train file name with _X replaced by _y, "
+      "see docs/cli.md)")("test-labels", po::value<std::string>()->default_value(""),
+                          "npy: test labels file (default derived like --train-labels)")(
+      "x-name", po::value<std::string>()->default_value("X"),
+      "hdf5: dataset of samples x features")("y-name", po::value<std::string>()->default_value("y"),
+                                             "hdf5: dataset of labels")(
+      "n", po::value<std::int64_t>()->default_value(2000),
+      "training points, class-balanced (the first n/C of each class); 0 = all")(
+      "n-test", po::value<std::int64_t>()->default_value(0),
+      "test points, class-balanced; 0 = all (synthetic: as many as --n); -1 = no test set")(
+      "classes", po::value<int>()->default_value(0),
+      "number of classes; 0 = the data set's (10 for the image sets, max label + 1 for "
+      "hdf5/npy, 10 for synthetic)")("dim", po::value<int>()->default_value(64),
+                                     "synthetic: input dimension")(
+      "separation", po::value<double>()->default_value(1.0),
+      "synthetic: scale of the class means (noise has unit variance)")(
+      "test-own-statistics", po::bool_switch(),
+      "standardise the test set with its own mean/std (mimics the authors' code) instead of "
+      "the training statistics");
 
   po::options_description model("Model");
-  model.add_options()
-      ("layers", po::value<int>()->default_value(8),
-       "number of Deep RFM layers L (with --resume: the total to reach)")
-      ("kernel", po::value<std::string>()->default_value("laplace"), "laplace | gaussian")
-      ("bandwidth", po::value<double>()->default_value(2.0), "kernel bandwidth s > 0")
-      ("ridge", po::value<double>()->default_value(0.0),
-       "ridge mu >= 0 added to the kernel matrix (0 = ridgeless, as in the paper; the authors' "
-       "code uses 1e-3)")
-      ("ridge-escalation", po::bool_switch(),
-       "if a Cholesky factorisation fails, raise the ridge by 10x (from 1e-10 when 0) and retry, "
-       "logging every raise; off by default: no ridge is ever added silently")
-      ("residual-tolerance", po::value<double>()->default_value(1e-6),
-       "stop when a solve's relative residual ||(K + mu I) A - Y|| / ||Y|| exceeds this")
-      ("precision", po::value<std::string>()->default_value("double"),
-       "double | mixed: mixed stores and factors the kernel matrix in single precision (half "
-       "the memory) and refines the solution in double to a relative residual of 1e-10")
-      ("width", po::value<int>()->default_value(512), "random-feature width D")
-      ("feature-init", po::value<std::string>()->default_value("gaussian"),
-       "gaussian (N(0,1), the paper) | uniform (U[-1/sqrt(d), 1/sqrt(d)], the authors' code)")
-      ("seed", po::value<std::uint64_t>()->default_value(1),
-       "seed of the random feature maps and of synthetic data");
+  model.add_options()("layers", po::value<int>()->default_value(8),
+                      "number of Deep RFM layers L (with --resume: the total to reach)")(
+      "kernel", po::value<std::string>()->default_value("laplace"), "laplace | gaussian")(
+      "bandwidth", po::value<double>()->default_value(2.0), "kernel bandwidth s > 0")(
+      "ridge", po::value<double>()->default_value(0.0),
+      "ridge mu >= 0 added to the kernel matrix (0 = ridgeless, as in the paper; the authors' "
+      "code uses 1e-3)")(
+      "ridge-escalation", po::bool_switch(),
+      "if a Cholesky factorisation fails, raise the ridge by 10x (from 1e-10 when 0) and retry, "
+      "logging every raise; off by default: no ridge is ever added silently")(
+      "residual-tolerance", po::value<double>()->default_value(1e-6),
+      "stop when a solve's relative residual ||(K + mu I) A - Y|| / ||Y|| exceeds this")(
+      "precision", po::value<std::string>()->default_value("double"),
+      "double | mixed: mixed stores and factors the kernel matrix in single precision (half "
+      "the memory) and refines the solution in double to a relative residual of 1e-10")(
+      "width", po::value<int>()->default_value(512), "random-feature width D")(
+      "feature-init", po::value<std::string>()->default_value("gaussian"),
+      "gaussian (N(0,1), the paper) | uniform (U[-1/sqrt(d), 1/sqrt(d)], the authors' code)")(
+      "seed", po::value<std::uint64_t>()->default_value(1),
+      "seed of the random feature maps and of synthetic data");
 
   po::options_description parallel("Parallel");
-  parallel.add_options()
-      ("grid", po::value<std::string>()->default_value(""),
-       "process grid PrxPc (default: the most square shape for the rank count, Pr <= Pc)")
-      ("block-size", po::value<int>()->default_value(la::kDefaultBlockSize),
-       "block-cyclic block size")
-      ("blas-threads", po::value<int>()->default_value(0),
-       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)")
-      ("mem-limit", po::value<std::string>()->default_value(""),
-       "memory a rank may use (e.g. 8G); default: MemAvailable and the cgroup limit, shared "
-       "by the ranks of a node");
+  parallel.add_options()(
+      "grid", po::value<std::string>()->default_value(""),
+      "process grid PrxPc (default: the most square shape for the rank count, Pr <= Pc)")(
+      "block-size", po::value<int>()->default_value(la::kDefaultBlockSize),
+      "block-cyclic block size")(
+      "blas-threads", po::value<int>()->default_value(0),
+      "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)")(
+      "mem-limit", po::value<std::string>()->default_value(""),
+      "memory a rank may use (e.g. 8G); default: MemAvailable and the cgroup limit, shared "
+      "by the ranks of a node");
 
   po::options_description output("Output and restart");
-  output.add_options()
-      ("output,o", po::value<std::string>()->default_value("deeprfm-results.h5"),
-       "HDF5 results file (parallel HDF5); it is also the run's checkpoint")
-      ("overwrite", po::bool_switch(), "replace an existing output file")
-      ("resume", po::value<std::string>()->default_value(""),
-       "continue the run stored in this results file from its last complete layer (any rank "
-       "count and grid); only --layers, --grid, --block-size, --blas-threads, --ridge, "
-       "--ridge-escalation, --residual-tolerance and --save-features may differ")
-      ("save-features", po::value<std::string>()->default_value("last"),
-       "none | last | all: layer features written to the file (AGOPs and metrics always are)");
+  output.add_options()("output,o", po::value<std::string>()->default_value("deeprfm-results.h5"),
+                       "HDF5 results file (parallel HDF5); it is also the run's checkpoint")(
+      "overwrite", po::bool_switch(), "replace an existing output file")(
+      "resume", po::value<std::string>()->default_value(""),
+      "continue the run stored in this results file from its last complete layer (any rank "
+      "count and grid); only --layers, --grid, --block-size, --blas-threads, --ridge, "
+      "--ridge-escalation, --residual-tolerance and --save-features may differ")(
+      "save-features", po::value<std::string>()->default_value("last"),
+      "none | last | all: layer features written to the file (AGOPs and metrics always are)");
 
-  po::options_description all("deeprfm: distributed Deep Recursive Feature Machines\n\n"
-                              "Usage: mpirun -n P deeprfm [options]\n\nOptions");
+  po::options_description all(
+      "deeprfm: distributed Deep Recursive Feature Machines\n\n"
+      "Usage: mpirun -n P deeprfm [options]\n\nOptions");
   all.add(general).add(data).add(model).add(parallel).add(output);
   return all;
 }
@@ -190,9 +187,9 @@ RunOptions from_variables(const po::variables_map& vm) {
   DEEPRFM_CHECK(n_test >= -1, input, "--n-test must be >= -1, got " << n_test);
   DEEPRFM_CHECK(o.data.classes >= 0 && o.data.classes != 1, input,
                 "--classes must be 0 (from the data) or at least 2, got " << o.data.classes);
-  DEEPRFM_CHECK(o.save_features == "none" || o.save_features == "last" ||
-                    o.save_features == "all",
-                input, "--save-features '" << o.save_features << "' is not one of: none, last, all");
+  DEEPRFM_CHECK(o.save_features == "none" || o.save_features == "last" || o.save_features == "all",
+                input,
+                "--save-features '" << o.save_features << "' is not one of: none, last, all");
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
 
@@ -214,9 +211,14 @@ void store_or_throw(const std::function<void()>& f) {
 }  // namespace
 
 const std::vector<std::string>& options_changeable_on_resume() {
-  static const std::vector<std::string> names = {
-      "layers", "grid", "block-size", "blas-threads", "ridge", "ridge-escalation",
-      "residual-tolerance", "save-features"};
+  static const std::vector<std::string> names = {"layers",
+                                                 "grid",
+                                                 "block-size",
+                                                 "blas-threads",
+                                                 "ridge",
+                                                 "ridge-escalation",
+                                                 "residual-tolerance",
+                                                 "save-features"};
   return names;
 }
 
@@ -248,8 +250,9 @@ ParseResult parse_command_line(int argc, char** argv,
 
   if (cmd.count("help")) {
     std::ostringstream os;
-    os << all << "\nDocumentation: docs/cli.md; output layout: docs/hdf5_layout.md; "
-                 "checkpoints and exit codes: docs/checkpointing.md\n";
+    os << all
+       << "\nDocumentation: docs/cli.md; output layout: docs/hdf5_layout.md; "
+          "checkpoints and exit codes: docs/checkpointing.md\n";
     result.text = os.str();
     return result;
   }
@@ -278,18 +281,18 @@ ParseResult parse_command_line(int argc, char** argv,
       if (may_change) {
         stored_map[name] = given;
       } else if (it == stored_map.end() || it->second != given) {
-        DEEPRFM_THROW(input, "--resume: --" << name << " " << given << " contradicts the stored run ("
-                                            << (it == stored_map.end() ? "not set" : it->second)
-                                            << "); only --layers, --grid, --block-size, "
-                                               "--blas-threads, --ridge, --ridge-escalation, "
-                                               "--residual-tolerance and --save-features may change");
+        DEEPRFM_THROW(input, "--resume: --"
+                                 << name << " " << given << " contradicts the stored run ("
+                                 << (it == stored_map.end() ? "not set" : it->second)
+                                 << "); only --layers, --grid, --block-size, "
+                                    "--blas-threads, --ridge, --ridge-escalation, "
+                                    "--residual-tolerance and --save-features may change");
       }
     }
     // Options given on the command line that steer only this invocation.
     for (const auto& name : invocation_options()) {
       if (name == "help" || name == "version" || name == "config") continue;
-      if (cmd.count(name) && !cmd[name].defaulted())
-        stored_map[name] = to_text(cmd[name].value());
+      if (cmd.count(name) && !cmd[name].defaulted()) stored_map[name] = to_text(cmd[name].value());
     }
     for (const auto& [name, value] : stored_map) text << name << " = " << value << "\n";
     std::istringstream in(text.str());

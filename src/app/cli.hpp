@@ -13,15 +13,15 @@ namespace deeprfm::app {
 struct RunOptions {
   data::DataOptions data;
   rfm::ModelConfig model;
-  std::string grid;               ///< "" = most square for the rank count
+  std::string grid;  ///< "" = most square for the rank count
   std::string output = "deeprfm-results.h5";
   bool overwrite = false;
-  std::string resume;             ///< results file of a run to continue ("" = new run)
+  std::string resume;                  ///< results file of a run to continue ("" = new run)
   std::string save_features = "last";  ///< none | last | all
-  int blas_threads = 0;           ///< 0 = leave the BLAS library's default
-  double mem_limit = 0;           ///< bytes per rank; 0 = what the node offers
+  int blas_threads = 0;                ///< 0 = leave the BLAS library's default
+  double mem_limit = 0;                ///< bytes per rank; 0 = what the node offers
   bool quiet = false;
-  std::string command_line;       ///< as typed, for the output file
+  std::string command_line;  ///< as typed, for the output file
   /// The options that define the run (name -> value as text), stored in the output file and
   /// compared on --resume. Excludes options that only steer this invocation.
   std::vector<std::pair<std::string, std::string>> effective;
@@ -44,9 +44,9 @@ const std::vector<std::string>& options_changeable_on_resume();
 /// options_changeable_on_resume(), and a contradiction throws Error(input) naming it.
 /// Throws Error(input) with a one-line message on bad options. Local (every rank parses the
 /// same argv and file identically).
-ParseResult parse_command_line(int argc, char** argv,
-                               const std::vector<std::pair<std::string, std::string>>* stored =
-                                   nullptr);
+ParseResult parse_command_line(
+    int argc, char** argv,
+    const std::vector<std::pair<std::string, std::string>>* stored = nullptr);
 
 /// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
 /// before the full parse). Local.

@@ -31,8 +31,8 @@ void print_layer(const rfm::LayerResult& l) {
       "layer %3d  d=%-5d NC1 X %.3e  XS %.3e  ReLU %.3e | NC2 X %.3e  XS %.3e  ReLU %.3e | "
       "acc train %.4f test %.4f | res %.1e rcond %.1e | %.1f s\n",
       l.layer + 1, l.dim_in, l.input.nc1, l.projected.nc1, l.mapped.nc1, l.input.nc2_etf,
-      l.projected.nc2_etf, l.mapped.nc2_etf, l.train_accuracy, l.test_accuracy, l.residual,
-      l.rcond, seconds);
+      l.projected.nc2_etf, l.mapped.nc2_etf, l.train_accuracy, l.test_accuracy, l.residual, l.rcond,
+      seconds);
   std::fflush(stdout);
 }
 
@@ -59,17 +59,19 @@ void print_table(const std::vector<std::vector<double>>& rows) {
   // rows are io::metric_row() values; columns by name.
   const auto& columns = io::metric_columns();
   auto col = [&](const char* name) {
-    return static_cast<std::size_t>(std::find(columns.begin(), columns.end(), name) - columns.begin());
+    return static_cast<std::size_t>(std::find(columns.begin(), columns.end(), name) -
+                                    columns.begin());
   };
   std::printf("\n%-5s %11s %11s %11s | %11s %11s %11s | %11s %11s | %8s %8s | %8s\n", "layer",
-              "NC1(X)", "NC1(XS)", "NC1(ReLU)", "NC2(X)", "NC2(XS)", "NC2(ReLU)",
-              "NC1pinv(X)", "NC1pinv(XS)", "train", "test", "seconds");
+              "NC1(X)", "NC1(XS)", "NC1(ReLU)", "NC2(X)", "NC2(XS)", "NC2(ReLU)", "NC1pinv(X)",
+              "NC1pinv(XS)", "train", "test", "seconds");
   for (const auto& r : rows) {
-    std::printf("%-5d %11.4e %11.4e %11.4e | %11.4e %11.4e %11.4e | %11.4e %11.4e | %8.4f %8.4f | %8.2f\n",
-                static_cast<int>(r[col("layer")]), r[col("nc1_input")], r[col("nc1_projected")],
-                r[col("nc1_mapped")], r[col("nc2_etf_input")], r[col("nc2_etf_projected")],
-                r[col("nc2_etf_mapped")], r[col("nc1_pinv_input")], r[col("nc1_pinv_projected")],
-                r[col("train_accuracy")], r[col("test_accuracy")], r[col("seconds")]);
+    std::printf(
+        "%-5d %11.4e %11.4e %11.4e | %11.4e %11.4e %11.4e | %11.4e %11.4e | %8.4f %8.4f | %8.2f\n",
+        static_cast<int>(r[col("layer")]), r[col("nc1_input")], r[col("nc1_projected")],
+        r[col("nc1_mapped")], r[col("nc2_etf_input")], r[col("nc2_etf_projected")],
+        r[col("nc2_etf_mapped")], r[col("nc1_pinv_input")], r[col("nc1_pinv_projected")],
+        r[col("train_accuracy")], r[col("test_accuracy")], r[col("seconds")]);
   }
   if (rows.size() >= 2) {
     const double first = rows.front()[col("nc1_input")], last = rows.back()[col("nc1_mapped")];
@@ -83,21 +85,21 @@ void print_table(const std::vector<std::vector<double>>& rows) {
 void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, double estimate,
                   double baseline, int grid_rows, int grid_cols, int n, int d, int classes,
                   int n_test) {
-  const double available =
-      opt.mem_limit > 0 ? opt.mem_limit : available_memory_per_rank(world);
+  const double available = opt.mem_limit > 0 ? opt.mem_limit : available_memory_per_rank(world);
   if (estimate <= available) return;
   // What would fit: the smallest rank count, and the largest n at this rank count.
   int ranks = world.size();
   while (ranks < (1 << 20) &&
-         baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1,
-                                                  ranks, opt.model.mixed_precision) > available)
+         baseline + rfm::estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1, ranks,
+                                                  opt.model.mixed_precision) >
+             available)
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
     if (baseline + rfm::estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test,
-                                                 grid_rows, grid_cols,
-                                                 opt.model.mixed_precision) <= available)
+                                                 grid_rows, grid_cols, opt.model.mixed_precision) <=
+        available)
       lo = mid;
     else
       hi = mid - 1;
@@ -105,16 +107,14 @@ void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, do
   mpi::run_agreed(world, [&] {
     DEEPRFM_THROW(resource, "the run needs about "
                                 << estimate / (1 << 30) << " GiB per rank but "
-                                << available / (1 << 30)
-                                << " GiB are available per rank"
+                                << available / (1 << 30) << " GiB are available per rank"
                                 << (opt.mem_limit > 0 ? " (--mem-limit)" : "")
                                 << "; it would fit on " << ranks << " ranks, or with --n " << lo
                                 << " on " << world.size() << " ranks");
   });
 }
 
-int run(const app::RunOptions& opt, const mpi::Communicator& world,
-        io::RunStore* existing) {
+int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore* existing) {
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
@@ -122,8 +122,8 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
 
   grid::GridShape shape;
   mpi::run_agreed(world, [&] {
-    shape = opt.grid.empty() ? grid::most_square_shape(world.size())
-                             : grid::parse_grid_shape(opt.grid);
+    shape =
+        opt.grid.empty() ? grid::most_square_shape(world.size()) : grid::parse_grid_shape(opt.grid);
     DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
                   "--grid " << shape.str() << " has " << shape.rows * shape.cols
                             << " processes but the job has " << world.size() << " MPI ranks");
@@ -131,10 +131,11 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   grid::ProcessGrid grid(world, shape);
   const la::BlasInfo blas = la::blas_info();
   if (talk) {
-    std::printf("deeprfm %s (%s): %d MPI ranks, grid %s, block %d, %s kernels '%s', %d BLAS "
-                "thread(s) per rank\n",
-                kVersion, kGitRevision, world.size(), shape.str().c_str(), opt.model.block,
-                blas.library.c_str(), blas.kernels.c_str(), blas.threads);
+    std::printf(
+        "deeprfm %s (%s): %d MPI ranks, grid %s, block %d, %s kernels '%s', %d BLAS "
+        "thread(s) per rank\n",
+        kVersion, kGitRevision, world.size(), shape.str().c_str(), opt.model.block,
+        blas.library.c_str(), blas.kernels.c_str(), blas.threads);
     if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
     std::fflush(stdout);
   }
@@ -166,10 +167,9 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   } else {
     // Refuse a bad output path before any work; the file itself is created once the data
     // loaded, so a failed start leaves nothing behind that would block the next run.
-    io::File::check_path(opt.output,
-                         opt.overwrite ? io::File::Mode::create_truncate
-                                       : io::File::Mode::create_exclusive,
-                         world);
+    io::File::check_path(
+        opt.output,
+        opt.overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive, world);
     set_run_context(-1, "load");
     mpi::run_agreed(world, [&] { inject_fault_point(-1, "load", world.rank()); });
     data = data::load_train_test(opt.data, grid, opt.model.block);
@@ -185,17 +185,18 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, n_test, d, classes);
-    std::printf("memory: about %.1f MiB per rank at the peak (n^2/P alone: %.1f MiB; this "
-                "process now: %.1f MiB)\n",
-                estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20),
-                baseline / (1 << 20));
-    std::printf("model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
-                "seed %llu, %s precision\n",
-                opt.model.layers, kernels::to_string(opt.model.kernel.kind).c_str(),
-                opt.model.kernel.bandwidth, opt.model.ridge, opt.model.width,
-                rfm::to_string(opt.model.feature_init).c_str(),
-                static_cast<unsigned long long>(opt.model.seed),
-                opt.model.mixed_precision ? "mixed (single K, double refinement)" : "double");
+    std::printf(
+        "memory: about %.1f MiB per rank at the peak (n^2/P alone: %.1f MiB; this "
+        "process now: %.1f MiB)\n",
+        estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20), baseline / (1 << 20));
+    std::printf(
+        "model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
+        "seed %llu, %s precision\n",
+        opt.model.layers, kernels::to_string(opt.model.kernel.kind).c_str(),
+        opt.model.kernel.bandwidth, opt.model.ridge, opt.model.width,
+        rfm::to_string(opt.model.feature_init).c_str(),
+        static_cast<unsigned long long>(opt.model.seed),
+        opt.model.mixed_precision ? "mixed (single K, double refinement)" : "double");
     std::fflush(stdout);
   }
   check_memory(opt, world, estimate, baseline, shape.rows, shape.cols, n, d, classes, n_test);
@@ -218,8 +219,8 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world,
   for (int l = first_layer; l < opt.model.layers; ++l) {
     const rfm::LayerResult result =
         model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels);
-    const bool save = opt.save_features == "all" ||
-                      (opt.save_features == "last" && l + 1 == opt.model.layers);
+    const bool save =
+        opt.save_features == "all" || (opt.save_features == "last" && l + 1 == opt.model.layers);
     store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers);
     if (talk) {
       print_layer(result);
@@ -254,8 +255,8 @@ int main(int argc, char** argv) {
     }
     // Parsing does no communication and gives the same answer on every rank.
     deeprfm::mpi::run_agreed(world, [&] {
-      parsed = deeprfm::app::parse_command_line(argc, argv,
-                                                existing ? &existing->options() : nullptr);
+      parsed =
+          deeprfm::app::parse_command_line(argc, argv, existing ? &existing->options() : nullptr);
     });
     if (!parsed.run) {
       if (world.rank() == 0) std::cout << parsed.text;
@@ -277,8 +278,8 @@ int main(int argc, char** argv) {
     if (e.agreed()) {
       // Every rank has the same error: rank 0 reports, all exit together.
       if (world.rank() == 0)
-        std::fprintf(stderr, "deeprfm: error%s%s: %s\n", where.empty() ? "" : " in ",
-                     where.c_str(), e.what());
+        std::fprintf(stderr, "deeprfm: error%s%s: %s\n", where.empty() ? "" : " in ", where.c_str(),
+                     e.what());
       return static_cast<int>(e.kind());
     }
     std::fprintf(stderr, "deeprfm: error on rank %d%s%s: %s (aborting all ranks)\n", world.rank(),
@@ -286,7 +287,8 @@ int main(int argc, char** argv) {
     deeprfm::mpi::Environment::abort(static_cast<int>(e.kind()));
   } catch (const std::bad_alloc&) {
     const std::string where = deeprfm::run_context();
-    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: out of memory (aborting all ranks); "
+    std::fprintf(stderr,
+                 "deeprfm: error on rank %d%s%s: out of memory (aborting all ranks); "
                  "use more ranks or a smaller --n\n",
                  world.rank(), where.empty() ? "" : " in ", where.c_str());
     deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::resource));

@@ -63,8 +63,8 @@ mlp::RunSettings run_settings(const MlpRunOptions& opt) {
 }
 
 const std::vector<std::string>& mlp_options_changeable_on_resume() {
-  static const std::vector<std::string> names = {"epochs",       "block-size",  "blas-threads",
-                                                 "agop-chunk",   "save-weights", "save-agops",
+  static const std::vector<std::string> names = {"epochs",          "block-size",   "blas-threads",
+                                                 "agop-chunk",      "save-weights", "save-agops",
                                                  "checkpoint-every"};
   return names;
 }
@@ -89,102 +89,98 @@ MlpParseResult parse_mlp_command_line(
   std::uint64_t seed = 1;
 
   po::options_description general("General");
-  general.add_options()
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit")
-      ("config", po::value<std::string>(&config_file),
-       "read options from this file (lines 'name = value', same names as below; the command "
-       "line wins)")
-      ("quiet", po::bool_switch(&o.quiet), "print only errors and the final table")
-      ("resume", po::value<std::string>(&o.resume)->default_value(""),
-       "continue the stopped run in this results file (its stored options are the base; only "
-       "--epochs, --block-size, --blas-threads, --agop-chunk, --save-weights, --save-agops, "
-       "--checkpoint-every may change); any rank count");
+  general.add_options()("help,h", "print this help and exit")("version",
+                                                              "print the version and exit")(
+      "config", po::value<std::string>(&config_file),
+      "read options from this file (lines 'name = value', same names as below; the command "
+      "line wins)")("quiet", po::bool_switch(&o.quiet), "print only errors and the final table")(
+      "resume", po::value<std::string>(&o.resume)->default_value(""),
+      "continue the stopped run in this results file (its stored options are the base; only "
+      "--epochs, --block-size, --blas-threads, --agop-chunk, --save-weights, --save-agops, "
+      "--checkpoint-every may change); any rank count");
 
   po::options_description data("Data (the same as deeprfm's)");
-  data.add_options()
-      ("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
-       "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")
-      ("data-dir", po::value<std::string>(&o.data.data_dir)->default_value(""),
-       "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
-       "defaults to /usr/share/datasets/fashion-mnist")
-      ("train", po::value<std::string>(&o.data.train_file)->default_value(""),
-       "hdf5/npy: training file (npy: the X array)")
-      ("test", po::value<std::string>(&o.data.test_file)->default_value(""),
-       "hdf5/npy: test file (npy: the X array); none if empty")
-      ("train-labels", po::value<std::string>(&o.data.train_labels_file)->default_value(""),
-       "npy: training labels file (default: derived from --train, see docs/cli.md)")
-      ("test-labels", po::value<std::string>(&o.data.test_labels_file)->default_value(""),
-       "npy: test labels file (default derived like --train-labels)")
-      ("x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
-       "hdf5: dataset of samples x features")
-      ("y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
-       "hdf5: dataset of labels")
-      ("n", po::value<std::int64_t>(&n)->default_value(2000),
-       "training points, class-balanced (the first n/C of each class); 0 = all")
-      ("n-test", po::value<std::int64_t>(&n_test)->default_value(0),
-       "test points, class-balanced; 0 = all; -1 = no test set")
-      ("classes", po::value<int>(&o.data.classes)->default_value(0),
-       "number of classes; 0 = the data set's")
-      ("dim", po::value<int>(&o.data.dim)->default_value(64), "synthetic: input dimension")
-      ("separation", po::value<double>(&o.data.separation)->default_value(1.0),
-       "synthetic: scale of the class means (noise has unit variance)")
-      ("test-own-statistics", po::bool_switch(&o.data.test_own_statistics),
-       "standardise the test set with its own mean/std (mimics the authors' code)");
+  data.add_options()("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
+                     "fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic")(
+      "data-dir", po::value<std::string>(&o.data.data_dir)->default_value(""),
+      "folder of the IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary files; fashion-mnist "
+      "defaults to /usr/share/datasets/fashion-mnist")(
+      "train", po::value<std::string>(&o.data.train_file)->default_value(""),
+      "hdf5/npy: training file (npy: the X array)")(
+      "test", po::value<std::string>(&o.data.test_file)->default_value(""),
+      "hdf5/npy: test file (npy: the X array); none if empty")(
+      "train-labels", po::value<std::string>(&o.data.train_labels_file)->default_value(""),
+      "npy: training labels file (default: derived from --train, see docs/cli.md)")(
+      "test-labels", po::value<std::string>(&o.data.test_labels_file)->default_value(""),
+      "npy: test labels file (default derived like --train-labels)")(
+      "x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
+      "hdf5: dataset of samples x features")(
+      "y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
+      "hdf5: dataset of labels")(
+      "n", po::value<std::int64_t>(&n)->default_value(2000),
+      "training points, class-balanced (the first n/C of each class); 0 = all")(
+      "n-test", po::value<std::int64_t>(&n_test)->default_value(0),
+      "test points, class-balanced; 0 = all; -1 = no test set")(
+      "classes", po::value<int>(&o.data.classes)->default_value(0),
+      "number of classes; 0 = the data set's")(
+      "dim", po::value<int>(&o.data.dim)->default_value(64), "synthetic: input dimension")(
+      "separation", po::value<double>(&o.data.separation)->default_value(1.0),
+      "synthetic: scale of the class means (noise has unit variance)")(
+      "test-own-statistics", po::bool_switch(&o.data.test_own_statistics),
+      "standardise the test set with its own mean/std (mimics the authors' code)");
 
   po::options_description model("Network");
-  model.add_options()
-      ("hidden-layers", po::value<int>(&m.hidden_layers)->default_value(5),
-       "number of hidden ReLU layers L (no biases)")
-      ("hidden-width", po::value<int>(&m.hidden_width)->default_value(512), "hidden width h")
-      ("init-gain", po::value<double>(&m.init_gain)->default_value(1.0),
-       "gain of the Xavier-uniform hidden weights (the paper's initialisation scale); the "
-       "readout is U[-1/sqrt(h), 1/sqrt(h)]")
-      ("seed", po::value<std::uint64_t>(&seed)->default_value(1),
-       "seed of the weights, of the minibatch order and of synthetic data");
+  model.add_options()("hidden-layers", po::value<int>(&m.hidden_layers)->default_value(5),
+                      "number of hidden ReLU layers L (no biases)")(
+      "hidden-width", po::value<int>(&m.hidden_width)->default_value(512), "hidden width h")(
+      "init-gain", po::value<double>(&m.init_gain)->default_value(1.0),
+      "gain of the Xavier-uniform hidden weights (the paper's initialisation scale); the "
+      "readout is U[-1/sqrt(h), 1/sqrt(h)]")(
+      "seed", po::value<std::uint64_t>(&seed)->default_value(1),
+      "seed of the weights, of the minibatch order and of synthetic data");
 
   po::options_description training("Training");
-  training.add_options()
-      ("epochs", po::value<int>(&m.epochs)->default_value(250), "training epochs")
-      ("batch-size", po::value<int>(&m.batch_size)->default_value(128),
-       "global minibatch size (all ranks together)")
-      ("optimizer", po::value<std::string>(&optimizer)->default_value("adam"),
-       "adam (no weight decay) | sgd (with momentum)")
-      ("lr", po::value<double>(&m.lr)->default_value(1e-4), "learning rate")
-      ("beta1", po::value<double>(&m.beta1)->default_value(0.9), "Adam beta1")
-      ("beta2", po::value<double>(&m.beta2)->default_value(0.999), "Adam beta2")
-      ("adam-eps", po::value<double>(&m.adam_eps)->default_value(1e-8), "Adam epsilon")
-      ("momentum", po::value<double>(&m.momentum)->default_value(0.9), "SGD momentum");
+  training.add_options()("epochs", po::value<int>(&m.epochs)->default_value(250),
+                         "training epochs")("batch-size",
+                                            po::value<int>(&m.batch_size)->default_value(128),
+                                            "global minibatch size (all ranks together)")(
+      "optimizer", po::value<std::string>(&optimizer)->default_value("adam"),
+      "adam (no weight decay) | sgd (with momentum)")(
+      "lr", po::value<double>(&m.lr)->default_value(1e-4), "learning rate")(
+      "beta1", po::value<double>(&m.beta1)->default_value(0.9), "Adam beta1")(
+      "beta2", po::value<double>(&m.beta2)->default_value(0.999), "Adam beta2")(
+      "adam-eps", po::value<double>(&m.adam_eps)->default_value(1e-8), "Adam epsilon")(
+      "momentum", po::value<double>(&m.momentum)->default_value(0.9), "SGD momentum");
 
   po::options_description measure("Measurements");
-  measure.add_options()
-      ("measure-every", po::value<int>(&m.measure_every)->default_value(10),
-       "epochs between NC / AGOP / NFA measurements (also at epoch 0 and the last epoch; "
-       "0 = those two only)")
-      ("eval-every", po::value<int>(&m.eval_every)->default_value(1),
-       "epochs between full train/test loss and accuracy evaluations (0 = only at "
-       "measurements)")
-      ("agop-chunk", po::value<int>(&m.agop_chunk_rows)->default_value(1024),
-       "rows per batched backward pass when measuring (memory ~ rows x width x (L + 2) doubles)");
+  measure.add_options()(
+      "measure-every", po::value<int>(&m.measure_every)->default_value(10),
+      "epochs between NC / AGOP / NFA measurements (also at epoch 0 and the last epoch; "
+      "0 = those two only)")(
+      "eval-every", po::value<int>(&m.eval_every)->default_value(1),
+      "epochs between full train/test loss and accuracy evaluations (0 = only at "
+      "measurements)")(
+      "agop-chunk", po::value<int>(&m.agop_chunk_rows)->default_value(1024),
+      "rows per batched backward pass when measuring (memory ~ rows x width x (L + 2) doubles)");
 
   po::options_description parallel("Parallel");
-  parallel.add_options()
-      ("block-size", po::value<int>(&o.block)->default_value(la::kDefaultBlockSize),
-       "block size of the block-cyclic grid the data is loaded on")
-      ("blas-threads", po::value<int>(&o.blas_threads)->default_value(0),
-       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)");
+  parallel.add_options()("block-size",
+                         po::value<int>(&o.block)->default_value(la::kDefaultBlockSize),
+                         "block size of the block-cyclic grid the data is loaded on")(
+      "blas-threads", po::value<int>(&o.blas_threads)->default_value(0),
+      "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)");
 
   po::options_description output("Output");
-  output.add_options()
-      ("output,o", po::value<std::string>(&o.output)->default_value("deeprfm-mlp-results.h5"),
-       "HDF5 results file (parallel HDF5)")
-      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output file")
-      ("save-weights", po::bool_switch(&o.save_weights), "write the final weights to /weights")
-      ("save-agops", po::value<std::string>(&o.save_agops)->default_value("last"),
-       "none | last | all: per-layer AGOP matrices written with the measurements")
-      ("checkpoint-every", po::value<int>(&o.checkpoint_every)->default_value(0),
-       "also commit a checkpoint every k epochs (0 = only after each measurement and on a "
-       "stop signal)");
+  output.add_options()("output,o",
+                       po::value<std::string>(&o.output)->default_value("deeprfm-mlp-results.h5"),
+                       "HDF5 results file (parallel HDF5)")(
+      "overwrite", po::bool_switch(&o.overwrite), "replace an existing output file")(
+      "save-weights", po::bool_switch(&o.save_weights), "write the final weights to /weights")(
+      "save-agops", po::value<std::string>(&o.save_agops)->default_value("last"),
+      "none | last | all: per-layer AGOP matrices written with the measurements")(
+      "checkpoint-every", po::value<int>(&o.checkpoint_every)->default_value(0),
+      "also commit a checkpoint every k epochs (0 = only after each measurement and on a "
+      "stop signal)");
 
   po::options_description all(
       "deeprfm-mlp: the paper's MLP experiment (layer-wise NC1 decomposition and the Neural "
@@ -227,8 +223,8 @@ MlpParseResult parse_mlp_command_line(
       }
       if (cmd.count("output") && !cmd["output"].defaulted())
         DEEPRFM_CHECK(cmd["output"].as<std::string>() == resume, input,
-                      "--output " << cmd["output"].as<std::string>() << " with --resume "
-                                  << resume << ": a resumed run continues in its own file");
+                      "--output " << cmd["output"].as<std::string>() << " with --resume " << resume
+                                  << ": a resumed run continues in its own file");
       base["output"] = resume;
       base["resume"] = resume;
       if (cmd.count("quiet") && !cmd["quiet"].defaulted())
@@ -267,13 +263,13 @@ MlpParseResult parse_mlp_command_line(
   DEEPRFM_CHECK(o.data.classes >= 0 && o.data.classes != 1, input,
                 "--classes must be 0 (from the data) or at least 2, got " << o.data.classes);
   DEEPRFM_CHECK(o.block >= 1, input, "--block-size must be >= 1, got " << o.block);
-  DEEPRFM_CHECK(o.save_agops == "none" || o.save_agops == "last" || o.save_agops == "all",
-                input, "--save-agops '" << o.save_agops << "' is not one of: none, last, all");
+  DEEPRFM_CHECK(o.save_agops == "none" || o.save_agops == "last" || o.save_agops == "all", input,
+                "--save-agops '" << o.save_agops << "' is not one of: none, last, all");
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
-  DEEPRFM_CHECK(o.checkpoint_every >= 0, input,
-                "--checkpoint-every must be >= 0 (0 = at measurements only), got "
-                    << o.checkpoint_every);
+  DEEPRFM_CHECK(
+      o.checkpoint_every >= 0, input,
+      "--checkpoint-every must be >= 0 (0 = at measurements only), got " << o.checkpoint_every);
 
   std::ostringstream cmdline;
   for (int i = 0; i < argc; ++i) cmdline << (i ? " " : "") << argv[i];

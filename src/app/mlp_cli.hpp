@@ -14,15 +14,15 @@ namespace deeprfm::app {
 struct MlpRunOptions {
   data::DataOptions data;
   mlp::MlpConfig model;
-  int block = 128;                 ///< block size of the data loading grid
+  int block = 128;  ///< block size of the data loading grid
   std::string output = "deeprfm-mlp-results.h5";
   bool overwrite = false;
   bool save_weights = false;
   std::string save_agops = "last";  ///< none | last | all
   int blas_threads = 0;
   bool quiet = false;
-  int checkpoint_every = 0;        ///< extra checkpoints every k epochs (0 = at measurements)
-  std::string resume;              ///< results file of a run to continue ("" = new run)
+  int checkpoint_every = 0;  ///< extra checkpoints every k epochs (0 = at measurements)
+  std::string resume;        ///< results file of a run to continue ("" = new run)
   std::string command_line;
   std::vector<std::pair<std::string, std::string>> effective;
 };

@@ -23,10 +23,11 @@ int run(const app::MlpRunOptions& opt, const mpi::Communicator& world,
   la::set_blas_threads(opt.blas_threads);
   const la::BlasInfo blas = la::blas_info();
   if (world.rank() == 0 && !opt.quiet) {
-    std::printf("deeprfm-mlp %s (%s): %d MPI ranks (data-parallel), %s kernels '%s', %d BLAS "
-                "thread(s) per rank\n",
-                kVersion, kGitRevision, world.size(), blas.library.c_str(), blas.kernels.c_str(),
-                blas.threads);
+    std::printf(
+        "deeprfm-mlp %s (%s): %d MPI ranks (data-parallel), %s kernels '%s', %d BLAS "
+        "thread(s) per rank\n",
+        kVersion, kGitRevision, world.size(), blas.library.c_str(), blas.kernels.c_str(),
+        blas.threads);
     if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
     std::fflush(stdout);
   }

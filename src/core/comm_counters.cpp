@@ -18,7 +18,8 @@ std::atomic<std::uint64_t> g_calls{0};
 
 void count(double bytes) {
   g_calls.fetch_add(1, std::memory_order_relaxed);
-  if (bytes > 0) g_bytes.fetch_add(static_cast<std::uint64_t>(bytes + 0.5), std::memory_order_relaxed);
+  if (bytes > 0)
+    g_bytes.fetch_add(static_cast<std::uint64_t>(bytes + 0.5), std::memory_order_relaxed);
 }
 
 double type_bytes(MPI_Datatype type) {
@@ -64,11 +65,11 @@ std::uint64_t comm_bytes_sent() { return g_bytes.load(std::memory_order_relaxed)
 
 }  // namespace deeprfm
 
+using deeprfm::comm_rank;
+using deeprfm::comm_size;
 using deeprfm::count;
 using deeprfm::count_send;
 using deeprfm::count_shared;
-using deeprfm::comm_rank;
-using deeprfm::comm_size;
 using deeprfm::type_bytes;
 
 extern "C" {
@@ -152,8 +153,8 @@ int MPI_Allreduce(const void* sendbuf, void* recvbuf, int count_, MPI_Datatype t
   return PMPI_Allreduce(sendbuf, recvbuf, count_, type, op, comm);
 }
 
-int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
-                             MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount, MPI_Datatype type,
+                             MPI_Op op, MPI_Comm comm) {
   const int p = comm_size(comm);
   count_shared(1.0, recvcount * p, type, comm);
   return PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, type, op, comm);
@@ -174,8 +175,8 @@ int MPI_Reduce_scatter(const void* sendbuf, void* recvbuf, const int recvcounts[
 int MPI_Allgather(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void* recvbuf,
                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm) {
   const int p = comm_size(comm);
-  const double block = sendbuf == MPI_IN_PLACE ? recvcount * type_bytes(recvtype)
-                                               : sendcount * type_bytes(sendtype);
+  const double block =
+      sendbuf == MPI_IN_PLACE ? recvcount * type_bytes(recvtype) : sendcount * type_bytes(sendtype);
   count(block * (p - 1));
   return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
 }
@@ -184,26 +185,24 @@ int MPI_Allgatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, vo
                    const int recvcounts[], const int displs[], MPI_Datatype recvtype,
                    MPI_Comm comm) {
   const int p = comm_size(comm);
-  const double block = sendbuf == MPI_IN_PLACE
-                           ? recvcounts[comm_rank(comm)] * type_bytes(recvtype)
-                           : sendcount * type_bytes(sendtype);
+  const double block = sendbuf == MPI_IN_PLACE ? recvcounts[comm_rank(comm)] * type_bytes(recvtype)
+                                               : sendcount * type_bytes(sendtype);
   count(block * (p - 1));
-  return PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype,
-                         comm);
+  return PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm);
 }
 
 int MPI_Alltoall(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void* recvbuf,
                  int recvcount, MPI_Datatype recvtype, MPI_Comm comm) {
   const int p = comm_size(comm);
-  const double block = sendbuf == MPI_IN_PLACE ? recvcount * type_bytes(recvtype)
-                                               : sendcount * type_bytes(sendtype);
+  const double block =
+      sendbuf == MPI_IN_PLACE ? recvcount * type_bytes(recvtype) : sendcount * type_bytes(sendtype);
   count(block * (p - 1));
   return PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
 }
 
 int MPI_Alltoallv(const void* sendbuf, const int sendcounts[], const int sdispls[],
-                  MPI_Datatype sendtype, void* recvbuf, const int recvcounts[],
-                  const int rdispls[], MPI_Datatype recvtype, MPI_Comm comm) {
+                  MPI_Datatype sendtype, void* recvbuf, const int recvcounts[], const int rdispls[],
+                  MPI_Datatype recvtype, MPI_Comm comm) {
   const int p = comm_size(comm), me = comm_rank(comm);
   const bool in_place = sendbuf == MPI_IN_PLACE;
   const int* counts = in_place ? recvcounts : sendcounts;

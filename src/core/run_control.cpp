@@ -59,7 +59,7 @@ struct FaultSpec {
   bool active = false;
   std::string kind;
   int rank = 0;
-  int layer = -1;  // 1-based; -1 = any
+  int layer = -1;     // 1-based; -1 = any
   std::string phase;  // "" = any
 };
 
@@ -190,12 +190,19 @@ double parse_memory_size(const std::string& text) {
   }
   std::string unit = text.substr(used);
   double scale = 1;
-  if (unit == "" || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KiB" || unit == "k") scale = 1024.0;
-  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TiB") scale = 1024.0 * 1024 * 1024 * 1024;
-  else DEEPRFM_THROW(input, "--mem-limit '" << text << "': unknown unit '" << unit << "' (use K, M, G, T)");
+  if (unit == "" || unit == "B")
+    scale = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TiB")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else
+    DEEPRFM_THROW(input,
+                  "--mem-limit '" << text << "': unknown unit '" << unit << "' (use K, M, G, T)");
   DEEPRFM_CHECK(value > 0, input, "--mem-limit must be positive, got '" << text << "'");
   return value * scale;
 }

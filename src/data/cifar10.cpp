@@ -34,8 +34,8 @@ CifarSource::CifarSource(std::vector<std::string> batch_files) : files_(std::mov
       handles_.push_back(f);
       const std::int64_t records = bytes / kCifarRecordBytes;
       // Labels: one byte every 3073; read a run of whole records at a time (sequential I/O).
-      const std::int64_t per_read =
-          std::max<std::int64_t>(1, static_cast<std::int64_t>(kReadBufferBytes) / kCifarRecordBytes);
+      const std::int64_t per_read = std::max<std::int64_t>(
+          1, static_cast<std::int64_t>(kReadBufferBytes) / kCifarRecordBytes);
       buffer_.resize(static_cast<std::size_t>(per_read) * kCifarRecordBytes);
       for (std::int64_t r = 0; r < records; r += per_read) {
         const std::int64_t n = std::min(per_read, records - r);

@@ -43,10 +43,11 @@ class Hdf5Source final : public SampleSource {
                                    << " is not numeric (need an integer or float type)");
     DEEPRFM_AGREE(comm, y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1), input,
                   "HDF5 dataset '" << y_name_ << "' in " << path << " has shape "
-                                   << shape_str(y_dims) << "; expected labels of shape (n,) or (n, 1)");
-    DEEPRFM_AGREE(comm, y_class == H5T_INTEGER, input,
-                  "HDF5 dataset '" << y_name_ << "' in " << path
-                                   << " must hold integer class labels");
+                                   << shape_str(y_dims)
+                                   << "; expected labels of shape (n,) or (n, 1)");
+    DEEPRFM_AGREE(
+        comm, y_class == H5T_INTEGER, input,
+        "HDF5 dataset '" << y_name_ << "' in " << path << " must hold integer class labels");
     DEEPRFM_AGREE(comm, x_dims[0] == y_dims[0], input,
                   "HDF5 file " << path << ": '" << x_name_ << "' has " << x_dims[0]
                                << " samples but '" << y_name_ << "' has " << y_dims[0]
@@ -88,12 +89,12 @@ class Hdf5Source final : public SampleSource {
     const bool present = file_.exists(name);
     std::string names;
     for (const auto& n : file_.list("/")) names += (names.empty() ? "" : ", ") + n;
-    DEEPRFM_AGREE(file_.comm(), false, input,
-                  "HDF5 file " << file_.path() << ": " << role << " dataset '" << name << "' "
-                               << (present ? "is not a dataset" : "not found")
-                               << "; the root group holds: "
-                               << (names.empty() ? "(nothing)" : names)
-                               << " (choose with --x-name / --y-name)");
+    DEEPRFM_AGREE(
+        file_.comm(), false, input,
+        "HDF5 file " << file_.path() << ": " << role << " dataset '" << name << "' "
+                     << (present ? "is not a dataset" : "not found")
+                     << "; the root group holds: " << (names.empty() ? "(nothing)" : names)
+                     << " (choose with --x-name / --y-name)");
   }
 
   io::File file_;

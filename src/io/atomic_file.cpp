@@ -30,7 +30,8 @@ void replace_file_atomically(const std::string& tmp, const std::string& final,
     fsync_path(tmp, false);
     std::error_code ec;
     fs::rename(tmp, final, ec);
-    DEEPRFM_CHECK(!ec, resource, "cannot rename " << tmp << " to " << final << ": " << ec.message());
+    DEEPRFM_CHECK(!ec, resource,
+                  "cannot rename " << tmp << " to " << final << ": " << ec.message());
     fsync_path(folder_of(final), true);
   });
 }

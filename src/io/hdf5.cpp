@@ -33,8 +33,8 @@ template <class R>
 R check_h5(R ret, const char* call, const std::string& what) {
   if (ret < 0) {
     const std::string inner = hdf5_error_message();
-    DEEPRFM_THROW(resource, "HDF5 " << call << " failed" << (what.empty() ? "" : " for ")
-                                    << what << ": "
+    DEEPRFM_THROW(resource, "HDF5 " << call << " failed" << (what.empty() ? "" : " for ") << what
+                                    << ": "
                                     << (inner.empty() ? "(empty HDF5 error stack)" : inner));
   }
   return ret;
@@ -145,8 +145,8 @@ Handle intermediate_lcpl() {
 
 Handle make_space(const std::vector<hsize_t>& dims) {
   if (dims.empty()) return Handle(DEEPRFM_H5(H5Screate, (H5S_SCALAR), "dataspace"), H5Sclose);
-  return Handle(DEEPRFM_H5(H5Screate_simple,
-                           (static_cast<int>(dims.size()), dims.data(), nullptr), "dataspace"),
+  return Handle(DEEPRFM_H5(H5Screate_simple, (static_cast<int>(dims.size()), dims.data(), nullptr),
+                           "dataspace"),
                 H5Sclose);
 }
 
@@ -238,10 +238,11 @@ Handle create_or_open_dataset(hid_t file, const std::string& path, hid_t file_ty
   DEEPRFM_H5(H5Pset_layout, (dcpl.get(), H5D_CONTIGUOUS), p);
   DEEPRFM_H5(H5Pset_alloc_time, (dcpl.get(), H5D_ALLOC_TIME_EARLY), p);
   DEEPRFM_H5(H5Pset_fill_time, (dcpl.get(), H5D_FILL_TIME_NEVER), p);
-  return Handle(DEEPRFM_H5(H5Dcreate2, (file, p.c_str(), file_type, space.get(), lcpl.get(),
-                                       dcpl.get(), H5P_DEFAULT),
-                           "dataset " + p),
-                H5Dclose);
+  return Handle(
+      DEEPRFM_H5(H5Dcreate2,
+                 (file, p.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+                 "dataset " + p),
+      H5Dclose);
 }
 
 /// One regular hyperslab along one dimension: start, stride, count, block.
@@ -323,10 +324,10 @@ void put_attribute(hid_t file, const std::string& file_path, const std::string& 
     DEEPRFM_H5(H5Adelete, (obj.get(), name.c_str()), what);
   Handle acpl = make_plist(H5P_ATTRIBUTE_CREATE);
   DEEPRFM_H5(H5Pset_char_encoding, (acpl.get(), H5T_CSET_UTF8), what);
-  Handle attr(DEEPRFM_H5(H5Acreate2,
-                         (obj.get(), name.c_str(), file_type, space, acpl.get(), H5P_DEFAULT),
-                         what),
-              H5Aclose);
+  Handle attr(
+      DEEPRFM_H5(H5Acreate2, (obj.get(), name.c_str(), file_type, space, acpl.get(), H5P_DEFAULT),
+                 what),
+      H5Aclose);
   DEEPRFM_H5(H5Awrite, (attr.get(), mem_type, buf), what);
 }
 
@@ -401,16 +402,15 @@ void File::check_path(const std::string& path, Mode mode, const mpi::Communicato
       DEEPRFM_CHECK(!fs::is_directory(path, ec), input,
                     "output file " << path << " is a directory");
       const fs::path parent = fs::absolute(fs::path(path), ec).parent_path();
-      DEEPRFM_CHECK(parent.empty() || fs::is_directory(parent, ec), input,
-                    "cannot create " << path << ": directory " << parent.string()
-                                     << " does not exist");
+      DEEPRFM_CHECK(
+          parent.empty() || fs::is_directory(parent, ec), input,
+          "cannot create " << path << ": directory " << parent.string() << " does not exist");
     } else {
       DEEPRFM_CHECK(present, input, "HDF5 file " << path << " does not exist");
       DEEPRFM_CHECK(!fs::is_directory(path, ec), input,
                     path << " is a directory, not an HDF5 file");
       const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
-      DEEPRFM_CHECK(is_hdf5 >= 0, input,
-                    "cannot read " << path << ": " << hdf5_error_message());
+      DEEPRFM_CHECK(is_hdf5 >= 0, input, "cannot read " << path << ": " << hdf5_error_message());
       DEEPRFM_CHECK(is_hdf5 > 0, input, path << " is not an HDF5 file");
     }
   });
@@ -427,21 +427,20 @@ File::File(const std::string& path, Mode mode, const mpi::Communicator& comm)
     const std::string what = "file " + path;
     switch (mode) {
       case Mode::create_exclusive:
-        return Handle(DEEPRFM_H5(H5Fcreate,
-                                 (path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), what),
-                      H5Fclose);
+        return Handle(
+            DEEPRFM_H5(H5Fcreate, (path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), what),
+            H5Fclose);
       case Mode::create_truncate:
-        return Handle(DEEPRFM_H5(H5Fcreate,
-                                 (path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), what),
-                      H5Fclose);
+        return Handle(
+            DEEPRFM_H5(H5Fcreate, (path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), what),
+            H5Fclose);
       case Mode::read_only:
         return Handle(DEEPRFM_H5(H5Fopen, (path.c_str(), H5F_ACC_RDONLY, fapl.get()), what),
                       H5Fclose);
       case Mode::read_write:
         break;
     }
-    return Handle(DEEPRFM_H5(H5Fopen, (path.c_str(), H5F_ACC_RDWR, fapl.get()), what),
-                  H5Fclose);
+    return Handle(DEEPRFM_H5(H5Fopen, (path.c_str(), H5F_ACC_RDWR, fapl.get()), what), H5Fclose);
   });
 }
 
@@ -449,8 +448,8 @@ void File::flush() {
   agreed(*comm_, [&] { DEEPRFM_H5(H5Fflush, (file_.get(), H5F_SCOPE_GLOBAL), "file " + path_); });
 }
 
-void File::transfer(bool write, hid_t dataset, hid_t mem_type, hid_t mem_space,
-                    hid_t file_space, const void* write_buf, void* read_buf) const {
+void File::transfer(bool write, hid_t dataset, hid_t mem_type, hid_t mem_space, hid_t file_space,
+                    const void* write_buf, void* read_buf) const {
   static double dummy = 0.0;  // HDF5 rejects a null buffer even for an empty selection
   {
     // A dataset with no elements has no storage (address undefined): nothing to transfer, on
@@ -463,12 +462,13 @@ void File::transfer(bool write, hid_t dataset, hid_t mem_type, hid_t mem_space,
   }
   Handle dxpl = collective_dxpl();
   if (write) {
-    DEEPRFM_H5(H5Dwrite, (dataset, mem_type, mem_space, file_space, dxpl.get(),
-                          write_buf ? write_buf : &dummy),
-               "file " + path_);
+    DEEPRFM_H5(
+        H5Dwrite,
+        (dataset, mem_type, mem_space, file_space, dxpl.get(), write_buf ? write_buf : &dummy),
+        "file " + path_);
   } else {
-    DEEPRFM_H5(H5Dread, (dataset, mem_type, mem_space, file_space, dxpl.get(),
-                         read_buf ? read_buf : &dummy),
+    DEEPRFM_H5(H5Dread,
+               (dataset, mem_type, mem_space, file_space, dxpl.get(), read_buf ? read_buf : &dummy),
                "file " + path_);
   }
   TransferReport report;
@@ -484,7 +484,8 @@ template <class T>
 void File::write_replicated_impl(const std::string& path, const std::vector<hsize_t>& dims,
                                  hid_t mem_type, const T* data) {
   const auto& comm = *comm_;
-  Handle ds = agreed(comm, [&] { return create_or_open_dataset(file_.get(), path, mem_type, dims); });
+  Handle ds =
+      agreed(comm, [&] { return create_or_open_dataset(file_.get(), path, mem_type, dims); });
   agreed(comm, [&] {
     const hsize_t total = product(dims);
     const bool writer = comm.rank() == 0 && total > 0;
@@ -512,11 +513,11 @@ void File::write_replicated(const std::string& path, const std::vector<hsize_t>&
 
 void File::write_distributed(const std::string& path, const la::DistMatrix<double>& a) {
   const auto& comm = *comm_;
-  const std::vector<hsize_t> dims = {static_cast<hsize_t>(a.rows()), static_cast<hsize_t>(a.cols())};
+  const std::vector<hsize_t> dims = {static_cast<hsize_t>(a.rows()),
+                                     static_cast<hsize_t>(a.cols())};
   std::vector<double> row_major;
   mpi::run_agreed(comm, [&] {
-    DEEPRFM_CHECK(a.rows() == 0 || a.cols() == 0 || a.grid().full().size() == comm.size(),
-                  internal,
+    DEEPRFM_CHECK(a.rows() == 0 || a.cols() == 0 || a.grid().full().size() == comm.size(), internal,
                   "write_distributed(" << path << "): the matrix lives on "
                                        << a.grid().full().size() << " ranks, the file on "
                                        << comm.size());
@@ -524,9 +525,8 @@ void File::write_distributed(const std::string& path, const la::DistMatrix<doubl
     if (!row_major.empty())
       col_to_row_major(a.data(), a.ld(), a.local_rows(), a.local_cols(), row_major.data());
   });
-  Handle ds = agreed(comm, [&] {
-    return create_or_open_dataset(file_.get(), path, H5T_NATIVE_DOUBLE, dims);
-  });
+  Handle ds = agreed(
+      comm, [&] { return create_or_open_dataset(file_.get(), path, H5T_NATIVE_DOUBLE, dims); });
   agreed(comm, [&] {
     Handle file_space(DEEPRFM_H5(H5Dget_space, (ds.get()), path), H5Sclose);
     select_local_blocks(file_space.get(), a.dist(), path);
@@ -569,12 +569,11 @@ void File::write_attribute(const std::string& object, const std::string& name, d
   });
 }
 
-void File::write_attribute(const std::string& object, const std::string& name,
-                           std::int64_t value) {
+void File::write_attribute(const std::string& object, const std::string& name, std::int64_t value) {
   agreed(*comm_, [&] {
     Handle space = make_space({});
-    put_attribute(file_.get(), path_, object, name, H5T_NATIVE_INT64, H5T_NATIVE_INT64,
-                  space.get(), &value);
+    put_attribute(file_.get(), path_, object, name, H5T_NATIVE_INT64, H5T_NATIVE_INT64, space.get(),
+                  &value);
   });
 }
 
@@ -631,8 +630,8 @@ bool File::is_dataset(const std::string& path) const {
 std::vector<std::string> File::list(const std::string& group) const {
   return agreed(*comm_, [&] {
     const std::string p = normalize(group);
-    DEEPRFM_CHECK(object_exists(file_.get(), p) && object_type(file_.get(), p) == H5I_GROUP,
-                  input, "HDF5 file " << path_ << " has no group '" << p << "'");
+    DEEPRFM_CHECK(object_exists(file_.get(), p) && object_type(file_.get(), p) == H5I_GROUP, input,
+                  "HDF5 file " << path_ << " has no group '" << p << "'");
     Handle g(DEEPRFM_H5(H5Gopen2, (file_.get(), p.c_str(), H5P_DEFAULT), "group " + p), H5Gclose);
     std::vector<std::string> names;
     hsize_t index = 0;
@@ -712,8 +711,8 @@ void File::read_rows(const std::string& path, std::int64_t first, std::int64_t c
       std::vector<hsize_t> start(dims.size(), 0), extent = dims;
       start[0] = static_cast<hsize_t>(first);
       extent[0] = static_cast<hsize_t>(count);
-      DEEPRFM_H5(H5Sselect_hyperslab, (file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                       extent.data(), nullptr),
+      DEEPRFM_H5(H5Sselect_hyperslab,
+                 (file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
                  path);
     }
     Handle mem_space = memory_space(n);
@@ -786,12 +785,12 @@ herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* 
 std::vector<std::string> File::attribute_names(const std::string& object) const {
   return agreed(*comm_, [&] {
     const std::string p = normalize(object);
-    DEEPRFM_CHECK(object_exists(file_.get(), p), input,
-                  "no object '" << p << "' in " << path_);
+    DEEPRFM_CHECK(object_exists(file_.get(), p), input, "no object '" << p << "' in " << path_);
     std::vector<std::string> names;
     hsize_t index = 0;
-    DEEPRFM_H5(H5Aiterate_by_name, (file_.get(), p.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index,
-                                    collect_attribute_name, &names, H5P_DEFAULT),
+    DEEPRFM_H5(H5Aiterate_by_name,
+               (file_.get(), p.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute_name,
+                &names, H5P_DEFAULT),
                "attributes of " + p);
     return names;
   });

@@ -39,26 +39,27 @@ std::string layer_group(int layer) {
 
 const std::vector<std::string>& metric_columns() {
   static const std::vector<std::string> columns = {
-      "layer",          "nc1_input",        "nc1_projected",    "nc1_mapped",
-      "nc1_pinv_input", "nc1_pinv_projected", "nc1_pinv_mapped", "nc2_etf_input",
-      "nc2_etf_projected", "nc2_etf_mapped", "nc2_orth_input",  "nc2_orth_projected",
-      "nc2_orth_mapped", "train_accuracy",  "test_accuracy",    "residual",
-      "rcond",          "seconds"};
+      "layer",           "nc1_input",      "nc1_projected",
+      "nc1_mapped",      "nc1_pinv_input", "nc1_pinv_projected",
+      "nc1_pinv_mapped", "nc2_etf_input",  "nc2_etf_projected",
+      "nc2_etf_mapped",  "nc2_orth_input", "nc2_orth_projected",
+      "nc2_orth_mapped", "train_accuracy", "test_accuracy",
+      "residual",        "rcond",          "seconds"};
   return columns;
 }
 
 std::vector<double> metric_row(const rfm::LayerResult& l) {
   double seconds = 0;
   for (const auto& name : l.timers.order()) seconds += l.timers.at(name).seconds;
-  return {double(l.layer + 1), l.input.nc1,        l.projected.nc1,     l.mapped.nc1,
-          l.input.nc1_pinv,    l.projected.nc1_pinv, l.mapped.nc1_pinv,  l.input.nc2_etf,
-          l.projected.nc2_etf, l.mapped.nc2_etf,   l.input.nc2_orth,    l.projected.nc2_orth,
-          l.mapped.nc2_orth,   l.train_accuracy,   l.test_accuracy,     l.residual,
-          l.rcond,             seconds};
+  return {double(l.layer + 1), l.input.nc1,      l.projected.nc1,
+          l.mapped.nc1,        l.input.nc1_pinv, l.projected.nc1_pinv,
+          l.mapped.nc1_pinv,   l.input.nc2_etf,  l.projected.nc2_etf,
+          l.mapped.nc2_etf,    l.input.nc2_orth, l.projected.nc2_orth,
+          l.mapped.nc2_orth,   l.train_accuracy, l.test_accuracy,
+          l.residual,          l.rcond,          seconds};
 }
 
-ResultsWriter::ResultsWriter(const std::string& path, bool overwrite,
-                             const mpi::Communicator& comm)
+ResultsWriter::ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm)
     : file_(path, mode_for(overwrite), comm) {}
 
 ResultsWriter::ResultsWriter(const std::string& path, File::Mode mode,

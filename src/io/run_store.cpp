@@ -195,11 +195,13 @@ data::TrainTest RunStore::load_state(const grid::ProcessGrid& grid, int block) c
   }
   File s(companion_path(completed_layers_), File::Mode::read_only, comm_);
   const auto dims = s.dims("/train");
-  out.train.x = la::DistMatrix<double>(grid, static_cast<int>(dims[0]), static_cast<int>(dims[1]), block);
+  out.train.x =
+      la::DistMatrix<double>(grid, static_cast<int>(dims[0]), static_cast<int>(dims[1]), block);
   s.read_distributed("/train", out.train.x);
   if (s.exists("/test")) {
     const auto tdims = s.dims("/test");
-    out.test.x = la::DistMatrix<double>(grid, static_cast<int>(tdims[0]), static_cast<int>(tdims[1]), block);
+    out.test.x =
+        la::DistMatrix<double>(grid, static_cast<int>(tdims[0]), static_cast<int>(tdims[1]), block);
     s.read_distributed("/test", out.test.x);
   } else {
     out.test.x = la::DistMatrix<double>(grid, 0, static_cast<int>(dims[1]), block);

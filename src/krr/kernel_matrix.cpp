@@ -47,7 +47,8 @@ void normalize_rows(la::DistMatrix<double>& x, const char* what) {
   for (std::size_t i = 0; i < norms.size(); ++i) inv[i] = 1.0 / std::sqrt(norms[i]);
   for (int lj = 0; lj < x.local_cols(); ++lj) {
     double* col = &x.local(0, lj);
-    for (int li = 0; li < x.local_rows(); ++li) col[li] *= inv[static_cast<std::size_t>(x.global_row(li))];
+    for (int li = 0; li < x.local_rows(); ++li)
+      col[li] *= inv[static_cast<std::size_t>(x.global_row(li))];
   }
 }
 
@@ -149,10 +150,9 @@ KernelStats assemble_kernel(const kernels::Kernel& kernel, const la::DistMatrix<
     const std::vector<int> ux = sorted_unique(comm.all_gather(sorted_unique(my_x)));
     const std::vector<int> uz =
         same_points ? ux : sorted_unique(comm.all_gather(sorted_unique(my_z)));
-    const std::int64_t values =
-        (static_cast<std::int64_t>(ux.size()) +
-         (same_points ? 0 : static_cast<std::int64_t>(uz.size()))) *
-        x.cols();
+    const std::int64_t values = (static_cast<std::int64_t>(ux.size()) +
+                                 (same_points ? 0 : static_cast<std::int64_t>(uz.size()))) *
+                                x.cols();
     if (values <= kNearPairRowBudget) {
       const std::vector<double> xr = gather_rows(x, ux);
       const std::vector<double> zr = same_points ? std::vector<double>() : gather_rows(z, uz);

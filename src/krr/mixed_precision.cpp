@@ -53,15 +53,15 @@ KernelStats assemble_kernel_single(const kernels::Kernel& kernel, const la::Dist
   DEEPRFM_ASSERT(out.rows() == n && out.cols() == n);
   DEEPRFM_ASSERT(out.dist().rows().block() == x.dist().rows().block());
   const auto& omap = out.dist().rows();
-  return for_each_kernel_panel(kernel, x, gradient_weights,
-                               [&](int r0, int, const la::DistMatrix<double>& panel) {
-    // Rows r0.. of the panel start at a multiple of block * grid rows: its local row li is
-    // local row (r0 / (block * Pr)) * block + li of `out`; the columns coincide.
-    const int offset = omap.to_local(la::GlobalIndex(r0)).value;
-    for (int lj = 0; lj < panel.local_cols(); ++lj)
-      for (int li = 0; li < panel.local_rows(); ++li)
-        out.local(offset + li, lj) = static_cast<float>(panel.local(li, lj));
-  });
+  return for_each_kernel_panel(
+      kernel, x, gradient_weights, [&](int r0, int, const la::DistMatrix<double>& panel) {
+        // Rows r0.. of the panel start at a multiple of block * grid rows: its local row li is
+        // local row (r0 / (block * Pr)) * block + li of `out`; the columns coincide.
+        const int offset = omap.to_local(la::GlobalIndex(r0)).value;
+        for (int lj = 0; lj < panel.local_cols(); ++lj)
+          for (int li = 0; li < panel.local_rows(); ++li)
+            out.local(offset + li, lj) = static_cast<float>(panel.local(li, lj));
+      });
 }
 
 double residual_with_rebuilt_kernel(const kernels::Kernel& kernel, const la::DistMatrix<double>& x,
@@ -152,7 +152,8 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
     const std::size_t k = report.residuals.size();
     const bool stagnating = k >= 3 && report.residuals[k - 1] > 0.5 * report.residuals[k - 2] &&
                             report.residuals[k - 2] > 0.5 * report.residuals[k - 3];
-    const bool diverging = !std::isfinite(residual) || (k >= 2 && residual > report.residuals[k - 2]);
+    const bool diverging =
+        !std::isfinite(residual) || (k >= 2 && residual > report.residuals[k - 2]);
     if (stagnating || diverging || it + 1 >= max_iterations) {
       std::ostringstream history;
       for (double v : report.residuals) history << " " << v;

@@ -15,13 +15,12 @@ template <class T>
 DistMatrix<T>::DistMatrix(const grid::ProcessGrid& grid, int global_rows, int global_cols,
                           int row_block, int col_block)
     : grid_(&grid),
-      dist_(global_rows, global_cols, row_block, col_block, grid.rows(), grid.cols(),
-            grid.my_row(), grid.my_col()) {
+      dist_(global_rows, global_cols, row_block, col_block, grid.rows(), grid.cols(), grid.my_row(),
+            grid.my_col()) {
   // Fill the descriptor directly: descinit_ rejects m = 0 or n = 0 matrices, which we allow.
-  desc_ = {1, grid.context(), global_rows, global_cols, row_block, col_block, 0, 0,
-           dist_.local_ld()};
-  local_.assign(static_cast<std::size_t>(dist_.local_ld()) * std::max(dist_.local_cols(), 0),
-                T(0));
+  desc_ = {1, grid.context(),  global_rows, global_cols, row_block, col_block, 0,
+           0, dist_.local_ld()};
+  local_.assign(static_cast<std::size_t>(dist_.local_ld()) * std::max(dist_.local_cols(), 0), T(0));
 }
 
 template <class T>
@@ -50,9 +49,8 @@ std::vector<double> replicate(const DistMatrix<double>& a) {
 
 void assign_from_replicated(DistMatrix<double>& a, const double* row_major) {
   const int cols = a.cols();
-  a.for_each_local([&](int gi, int gj, double& v) {
-    v = row_major[static_cast<std::size_t>(gi) * cols + gj];
-  });
+  a.for_each_local(
+      [&](int gi, int gj, double& v) { v = row_major[static_cast<std::size_t>(gi) * cols + gj]; });
 }
 
 }  // namespace deeprfm::la

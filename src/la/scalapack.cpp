@@ -38,13 +38,13 @@ void raw_potrf(const char* uplo, const int* n, float* a, const int* ia, const in
   pspotrf_(uplo, n, a, ia, ja, da, info);
 }
 void raw_potrs(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
-               const int* ja, const int* da, double* b, const int* ib, const int* jb,
-               const int* db, int* info) {
+               const int* ja, const int* da, double* b, const int* ib, const int* jb, const int* db,
+               int* info) {
   pdpotrs_(uplo, n, nrhs, a, ia, ja, da, b, ib, jb, db, info);
 }
 void raw_potrs(const char* uplo, const int* n, const int* nrhs, const float* a, const int* ia,
-               const int* ja, const int* da, float* b, const int* ib, const int* jb,
-               const int* db, int* info) {
+               const int* ja, const int* da, float* b, const int* ib, const int* jb, const int* db,
+               int* info) {
   pspotrs_(uplo, n, nrhs, a, ia, ja, da, b, ib, jb, db, info);
 }
 }  // namespace
@@ -60,8 +60,8 @@ void gemm(char transa, char transb, int m, int n, int k, T alpha, const DistMatr
 }
 
 template <class T>
-void gemm(char transa, char transb, T alpha, const DistMatrix<T>& a, const DistMatrix<T>& b,
-          T beta, DistMatrix<T>& c) {
+void gemm(char transa, char transb, T alpha, const DistMatrix<T>& a, const DistMatrix<T>& b, T beta,
+          DistMatrix<T>& c) {
   const int k = (transa == 'N' || transa == 'n') ? a.cols() : a.rows();
   gemm(transa, transb, c.rows(), c.cols(), k, alpha, a, 0, 0, b, 0, 0, beta, c, 0, 0);
 }
@@ -101,7 +101,8 @@ double lange(char norm, const DistMatrix<double>& a) {
   // Workspace: 'I' needs local rows (padded), '1' local cols; allocate generously.
   std::vector<double> work(static_cast<std::size_t>(a.local_rows() + a.local_cols() +
                                                     a.dist().rows().block() +
-                                                    a.dist().cols().block()) + 16);
+                                                    a.dist().cols().block()) +
+                           16);
   return pdlange_(&norm, &m, &n, a.data(), &one, &one, a.desc(), work.data());
 }
 
@@ -119,8 +120,8 @@ double pocon(char uplo, const DistMatrix<double>& factor, double anorm, int& inf
   liwork = iwq + 1;
   std::vector<double> work(static_cast<std::size_t>(lwork));
   std::vector<int> iwork(static_cast<std::size_t>(liwork));
-  pdpocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &anorm, &rcond, work.data(),
-           &lwork, iwork.data(), &liwork, &info);
+  pdpocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &anorm, &rcond, work.data(), &lwork,
+           iwork.data(), &liwork, &info);
   return rcond;
 }
 
@@ -136,8 +137,8 @@ double pocon(char uplo, const DistMatrix<float>& factor, double anorm, int& info
   liwork = iwq + 1;
   std::vector<float> work(static_cast<std::size_t>(lwork));
   std::vector<int> iwork(static_cast<std::size_t>(liwork));
-  pspocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &fnorm, &rcond, work.data(),
-           &lwork, iwork.data(), &liwork, &info);
+  pspocon_(&uplo, &n, factor.data(), &one, &one, factor.desc(), &fnorm, &rcond, work.data(), &lwork,
+           iwork.data(), &liwork, &info);
   return rcond;
 }
 
@@ -145,7 +146,8 @@ namespace {
 template <class T>
 std::size_t lansy_work_size(const DistMatrix<T>& a) {
   return static_cast<std::size_t>(2 * (a.local_rows() + a.local_cols()) +
-                                  16 * a.dist().rows().block()) + 64;
+                                  16 * a.dist().rows().block()) +
+         64;
 }
 }  // namespace
 
@@ -176,8 +178,8 @@ template void gemm<double>(char, char, int, int, int, double, const DistMatrix<d
                            int);
 template void gemm<float>(char, char, int, int, int, float, const DistMatrix<float>&, int, int,
                           const DistMatrix<float>&, int, int, float, DistMatrix<float>&, int, int);
-template void gemm<double>(char, char, double, const DistMatrix<double>&,
-                           const DistMatrix<double>&, double, DistMatrix<double>&);
+template void gemm<double>(char, char, double, const DistMatrix<double>&, const DistMatrix<double>&,
+                           double, DistMatrix<double>&);
 template void gemm<float>(char, char, float, const DistMatrix<float>&, const DistMatrix<float>&,
                           float, DistMatrix<float>&);
 template void syrk<double>(char, char, double, const DistMatrix<double>&, double,

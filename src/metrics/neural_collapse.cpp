@@ -23,17 +23,16 @@ constexpr std::size_t kPanelElements = std::size_t(1) << 18;
 /// verdict from the same data: a plain (local) DEEPRFM_CHECK throws the same Error(input) on
 /// every rank before any collective call, and no agreement round is needed.
 std::vector<std::int64_t> count_classes(int n, const std::vector<int>& labels, int classes) {
-  DEEPRFM_CHECK(classes >= 1, input, "neural-collapse metrics: need at least one class, got "
-                                         << classes);
+  DEEPRFM_CHECK(classes >= 1, input,
+                "neural-collapse metrics: need at least one class, got " << classes);
   DEEPRFM_CHECK(static_cast<std::int64_t>(labels.size()) == n, input,
-                "neural-collapse metrics: " << labels.size() << " labels for " << n
-                                            << " samples");
+                "neural-collapse metrics: " << labels.size() << " labels for " << n << " samples");
   std::vector<std::int64_t> counts(static_cast<std::size_t>(classes), 0);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const int c = labels[i];
     DEEPRFM_CHECK(c >= 0 && c < classes, input,
-                  "neural-collapse metrics: label " << c << " of sample " << i
-                                                    << " is outside [0, " << classes << ")");
+                  "neural-collapse metrics: label " << c << " of sample " << i << " is outside [0, "
+                                                    << classes << ")");
     ++counts[static_cast<std::size_t>(c)];
   }
   for (int c = 0; c < classes; ++c)
@@ -67,7 +66,8 @@ void local_class_sums(const la::DistMatrix<double>& h, const LocalIndexTables& t
   for (int lj = 0; lj < h.local_cols(); ++lj) {
     const std::size_t gj = static_cast<std::size_t>(t.col_global[static_cast<std::size_t>(lj)]);
     for (int li = 0; li < h.local_rows(); ++li) {
-      const std::size_t at = static_cast<std::size_t>(t.row_class[static_cast<std::size_t>(li)]) * p + gj;
+      const std::size_t at =
+          static_cast<std::size_t>(t.row_class[static_cast<std::size_t>(li)]) * p + gj;
       out[at] += h.local(li, lj) - (shift ? shift[at] : 0.0);
     }
   }
@@ -149,15 +149,15 @@ std::vector<double> between_gram_eigen(const std::vector<double>& centred, int c
     int lwork = -1, liwork = -1, info = 0, iwork_query = 0;
     double work_query = 0;
     double* w = out.data() + 1;
-    dsyevd_("V", "U", &classes, g.data(), &classes, w, &work_query, &lwork, &iwork_query,
-            &liwork, &info);
+    dsyevd_("V", "U", &classes, g.data(), &classes, w, &work_query, &lwork, &iwork_query, &liwork,
+            &info);
     if (info == 0) {
       lwork = static_cast<int>(work_query);
       liwork = iwork_query;
       std::vector<double> work(static_cast<std::size_t>(std::max(lwork, 1)));
       std::vector<int> iwork(static_cast<std::size_t>(std::max(liwork, 1)));
-      dsyevd_("V", "U", &classes, g.data(), &classes, w, work.data(), &lwork, iwork.data(),
-              &liwork, &info);
+      dsyevd_("V", "U", &classes, g.data(), &classes, w, work.data(), &lwork, iwork.data(), &liwork,
+              &info);
     }
     out[0] = info;
     std::copy(g.begin(), g.end(), out.begin() + 1 + classes);
@@ -213,9 +213,9 @@ CollapseMetrics neural_collapse(const la::DistMatrix<double>& h, const std::vect
   // Sigma_B = B^T B / C has the nonzero eigenpairs (lambda_k, u_k = B^T v_k / sqrt(C lambda_k))
   // of the C x C matrix B B^T / C; the p x p matrix is never formed.
   const std::vector<double> eig = between_gram_eigen(centred, classes, p, full);
-  DEEPRFM_CHECK(eig[0] == 0, numerical,
-                "neural-collapse metrics: dsyevd of the between-class Gram matrix failed, info = "
-                    << eig[0]);
+  DEEPRFM_CHECK(
+      eig[0] == 0, numerical,
+      "neural-collapse metrics: dsyevd of the between-class Gram matrix failed, info = " << eig[0]);
   const double* w = eig.data() + 1;
   const double* v = eig.data() + 1 + cc;
   const double lambda_max = w[cc - 1];
@@ -303,8 +303,12 @@ CollapseMetrics neural_collapse(const la::DistMatrix<double>& h, const std::vect
   out.nc2_orth = gram_deviation(means, classes, p, 1.0, 0.0);
 
   // The reductions above may round differently per rank; rank 0's numbers are the result.
-  double packed[7] = {out.nc1,          out.nc1_pinv,      out.nc2_etf,
-                      out.nc2_orth,     out.trace_within,  out.trace_between,
+  double packed[7] = {out.nc1,
+                      out.nc1_pinv,
+                      out.nc2_etf,
+                      out.nc2_orth,
+                      out.trace_within,
+                      out.trace_between,
                       static_cast<double>(out.between_rank)};
   full.broadcast(packed, 7, 0);
   out.nc1 = packed[0];

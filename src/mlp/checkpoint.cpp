@@ -17,7 +17,8 @@ constexpr int kFormatVersion = 1;
 constexpr const char* kStateSuffix = ".state.h5";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::vector<std::vector<double>> read_rows(const io::File& f, const std::string& table) {
@@ -66,10 +67,8 @@ void CheckpointStore::remove_leftovers(const std::string& keep) const {
 
 void CheckpointStore::create(bool overwrite, const RunHeader& header, const data::TrainTest& data,
                              int epochs_planned) {
-  io::File::check_path(path_,
-                       overwrite ? io::File::Mode::create_truncate
-                                 : io::File::Mode::create_exclusive,
-                       comm_);
+  io::File::check_path(
+      path_, overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive, comm_);
   const std::string tmp = path_ + ".tmp";
   completed_epochs_ = 0;
   epochs_planned_ = epochs_planned;
@@ -107,9 +106,9 @@ void CheckpointStore::open_existing() {
     io::File f(path_, io::File::Mode::read_only, comm_);
     const std::string program =
         f.has_attribute("/", "program") ? f.read_attribute_string("/", "program") : "";
-    DEEPRFM_AGREE(comm_, program == "deeprfm-mlp", input,
-                  "--resume " << path_ << ": not a deeprfm-mlp results file (program '"
-                              << program << "')");
+    DEEPRFM_AGREE(
+        comm_, program == "deeprfm-mlp", input,
+        "--resume " << path_ << ": not a deeprfm-mlp results file (program '" << program << "')");
     DEEPRFM_AGREE(comm_, f.exists(kCheckpoint) && f.exists("/config"), input,
                   "--resume " << path_
                               << ": the file has no /checkpoint (written by a deeprfm-mlp "
@@ -141,9 +140,9 @@ void CheckpointStore::open_existing() {
     const std::string state = (fs::path(io::folder_of(path_)) / state_file_).string();
     mpi::run_agreed(comm_, [&] {
       if (comm_.rank() != 0) return;
-      DEEPRFM_CHECK(fs::exists(state), input,
-                    "the checkpoint's state file " << state << " is missing; it must stay next to "
-                                                   << path_);
+      DEEPRFM_CHECK(
+          fs::exists(state), input,
+          "the checkpoint's state file " << state << " is missing; it must stay next to " << path_);
     });
   }
 }
@@ -151,9 +150,8 @@ void CheckpointStore::open_existing() {
 void CheckpointStore::commit(const TrainingState& state,
                              const std::vector<Measurement>& new_measurements,
                              const std::vector<std::vector<double>>& metric_rows,
-                             const std::vector<std::vector<double>>& epoch_rows,
-                             int epochs_planned, const Network* weights, double wall_seconds,
-                             bool complete) {
+                             const std::vector<std::vector<double>>& epoch_rows, int epochs_planned,
+                             const Network* weights, double wall_seconds, bool complete) {
   DEEPRFM_ASSERT(static_cast<int>(epoch_rows.size()) == state.epoch);
   // 1. The state file, complete before anything names it.
   const std::string state_file = state_path(state.epoch);
@@ -228,8 +226,8 @@ TrainingState CheckpointStore::load_state() const {
   s.first_moment = f.read_all_double("/first_moment");
   if (f.exists("/second_moment")) s.second_moment = f.read_all_double("/second_moment");
   DEEPRFM_AGREE(comm_, s.epoch == completed_epochs_, input,
-                path << " holds the state after epoch " << s.epoch << " but " << path_
-                     << " says " << completed_epochs_);
+                path << " holds the state after epoch " << s.epoch << " but " << path_ << " says "
+                     << completed_epochs_);
   return s;
 }
 

@@ -28,9 +28,9 @@ void MlpConfig::validate() const {
                 "--adam-eps must be a positive number, got " << adam_eps);
   DEEPRFM_CHECK(momentum >= 0 && momentum < 1, input,
                 "--momentum must be in [0, 1), got " << momentum);
-  DEEPRFM_CHECK(measure_every >= 0, input,
-                "--measure-every must be >= 0 (0 = first and last epoch only), got "
-                    << measure_every);
+  DEEPRFM_CHECK(
+      measure_every >= 0, input,
+      "--measure-every must be >= 0 (0 = first and last epoch only), got " << measure_every);
   DEEPRFM_CHECK(eval_every >= 0, input, "--eval-every must be >= 0, got " << eval_every);
   DEEPRFM_CHECK(agop_chunk_rows >= 1, input, "--agop-chunk must be >= 1, got " << agop_chunk_rows);
 }

@@ -18,7 +18,7 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-constexpr std::uint64_t kWeightTag = 0x6d6c702d77656967ULL;  // "mlp-weig"
+constexpr std::uint64_t kWeightTag = 0x6d6c702d77656967ULL;       // "mlp-weig"
 constexpr std::uint64_t kPermutationTag = 0x6d6c702d7065726dULL;  // "mlp-perm"
 
 /// Uniform on [0, 1) with 53 random bits: the same on every platform (unlike
@@ -63,8 +63,8 @@ void backward(const Network& net, const double* x, int ldx, Workspace& ws, doubl
   // Readout: dH_L = dOut W_L; dW_L += H_L^T dOut.
   gemm('N', 'T', rows, h, C, 1.0, ws.grad_out.data(), rows, net.weight(L), h, 0.0, dh, rows);
   if (grad != nullptr)
-    gemm('T', 'N', h, C, rows, 1.0, act.hidden[L - 1].data(), rows, ws.grad_out.data(), rows,
-         1.0, grad + net.offset(L), h);
+    gemm('T', 'N', h, C, rows, 1.0, act.hidden[L - 1].data(), rows, ws.grad_out.data(), rows, 1.0,
+         grad + net.offset(L), h);
   for (int l = L - 1; l >= 0; --l) {
     // dZ_l = dH_{l+1} * 1[Z_l > 0]  (H_{l+1} = ReLU(Z_l) > 0 exactly where Z_l > 0).
     const double* hl1 = act.hidden[static_cast<std::size_t>(l)].data();

@@ -65,34 +65,61 @@ std::string epoch_group(int epoch) {
 }
 
 const std::vector<std::string>& metric_columns() {
-  static const std::vector<std::string> columns = {
-      "epoch",          "layer",
-      "nc1_input",      "nc1_projected",      "nc1_mapped",
-      "nc1_pinv_input", "nc1_pinv_projected", "nc1_pinv_mapped",
-      "nc2_etf_input",  "nc2_etf_projected",  "nc2_etf_mapped",
-      "nc2_orth_input", "nc2_orth_projected", "nc2_orth_mapped",
-      "nfa_corr",       "nfa_corr_sqrt",      "nfa_cos",
-      "nfa_cos_sqrt",   "train_loss",         "train_accuracy",
-      "test_loss",      "test_accuracy"};
+  static const std::vector<std::string> columns = {"epoch",
+                                                   "layer",
+                                                   "nc1_input",
+                                                   "nc1_projected",
+                                                   "nc1_mapped",
+                                                   "nc1_pinv_input",
+                                                   "nc1_pinv_projected",
+                                                   "nc1_pinv_mapped",
+                                                   "nc2_etf_input",
+                                                   "nc2_etf_projected",
+                                                   "nc2_etf_mapped",
+                                                   "nc2_orth_input",
+                                                   "nc2_orth_projected",
+                                                   "nc2_orth_mapped",
+                                                   "nfa_corr",
+                                                   "nfa_corr_sqrt",
+                                                   "nfa_cos",
+                                                   "nfa_cos_sqrt",
+                                                   "train_loss",
+                                                   "train_accuracy",
+                                                   "test_loss",
+                                                   "test_accuracy"};
   return columns;
 }
 
 std::vector<double> metric_row(const Measurement& m, const LayerMeasurement& l) {
   const auto& c = l.collapse;
-  return {double(m.epoch),      double(l.layer + 1),
-          c.input.nc1,          c.projected.nc1,       c.mapped.nc1,
-          c.input.nc1_pinv,     c.projected.nc1_pinv,  c.mapped.nc1_pinv,
-          c.input.nc2_etf,      c.projected.nc2_etf,   c.mapped.nc2_etf,
-          c.input.nc2_orth,     c.projected.nc2_orth,  c.mapped.nc2_orth,
-          l.nfa_corr,           l.nfa_corr_sqrt,       l.nfa_cos,
-          l.nfa_cos_sqrt,       m.eval.train_loss,     m.eval.train_accuracy,
-          m.eval.test_loss,     m.eval.test_accuracy};
+  return {double(m.epoch),
+          double(l.layer + 1),
+          c.input.nc1,
+          c.projected.nc1,
+          c.mapped.nc1,
+          c.input.nc1_pinv,
+          c.projected.nc1_pinv,
+          c.mapped.nc1_pinv,
+          c.input.nc2_etf,
+          c.projected.nc2_etf,
+          c.mapped.nc2_etf,
+          c.input.nc2_orth,
+          c.projected.nc2_orth,
+          c.mapped.nc2_orth,
+          l.nfa_corr,
+          l.nfa_corr_sqrt,
+          l.nfa_cos,
+          l.nfa_cos_sqrt,
+          m.eval.train_loss,
+          m.eval.train_accuracy,
+          m.eval.test_loss,
+          m.eval.test_accuracy};
 }
 
 const std::vector<std::string>& epoch_columns() {
   static const std::vector<std::string> columns = {
-      "epoch",      "running_loss",  "train_loss", "train_accuracy",
-      "test_loss",  "test_accuracy", "seconds"};
+      "epoch",     "running_loss",  "train_loss", "train_accuracy",
+      "test_loss", "test_accuracy", "seconds"};
   return columns;
 }
 
@@ -111,8 +138,7 @@ ResultsWriter::ResultsWriter(const std::string& path, io::File::Mode mode,
                              const mpi::Communicator& comm)
     : file_(path, mode, comm) {}
 
-ResultsWriter::ResultsWriter(const std::string& path, bool overwrite,
-                             const mpi::Communicator& comm)
+ResultsWriter::ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm)
     : file_(path, overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive,
             comm) {}
 

@@ -19,8 +19,8 @@ void print_measurement(const Measurement& m) {
   std::printf("epoch %4d  loss %.3e / %.3e  acc %.4f / %.4f | NC1 (H > SV'H > ReLU)", m.epoch,
               m.eval.train_loss, m.eval.test_loss, m.eval.train_accuracy, m.eval.test_accuracy);
   for (const auto& l : m.layers)
-    std::printf("  L%d %.2e>%.2e>%.2e", l.layer + 1, l.collapse.input.nc1,
-                l.collapse.projected.nc1, l.collapse.mapped.nc1);
+    std::printf("  L%d %.2e>%.2e>%.2e", l.layer + 1, l.collapse.input.nc1, l.collapse.projected.nc1,
+                l.collapse.mapped.nc1);
   std::printf(" | NFA corr (G, G^1/2)");
   for (const auto& l : m.layers)
     std::printf("  L%d %.3f %.3f", l.layer + 1, l.nfa_corr, l.nfa_corr_sqrt);
@@ -50,8 +50,9 @@ void print_final_table(const std::vector<std::vector<double>>& rows) {
                 r[col("nc2_etf_input")], r[col("nc2_etf_projected")], r[col("nc2_etf_mapped")],
                 r[col("nfa_corr")], r[col("nfa_corr_sqrt")]);
   }
-  std::printf("x SV' = NC1(Sigma V^T H) / NC1(H), x ReLU = NC1(ReLU(U Sigma V^T H)) / "
-              "NC1(Sigma V^T H): the factors by which each stage changes NC1\n");
+  std::printf(
+      "x SV' = NC1(Sigma V^T H) / NC1(H), x ReLU = NC1(ReLU(U Sigma V^T H)) / "
+      "NC1(Sigma V^T H): the factors by which each stage changes NC1\n");
   std::fflush(stdout);
 }
 
@@ -67,10 +68,9 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
   CheckpointStore& store = existing != nullptr ? *existing : fresh;
   if (existing == nullptr) {
     // Refuse a bad output path or an existing file before any work.
-    io::File::check_path(s.output,
-                         s.overwrite ? io::File::Mode::create_truncate
-                                     : io::File::Mode::create_exclusive,
-                         world);
+    io::File::check_path(
+        s.output, s.overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive,
+        world);
   } else {
     DEEPRFM_AGREE(world, store.completed_epochs() <= cfg.epochs, input,
                   "--resume: --epochs " << cfg.epochs << " is below the "
@@ -84,11 +84,12 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, data.test.n(), d, classes);
-    std::printf("model: %d hidden layers of width %d, %zu parameters, init gain %g, %s lr %g, "
-                "batch %d, %d epochs, measurements every %d epochs, seed %llu\n",
-                cfg.hidden_layers, cfg.hidden_width, trainer.network().parameter_count(),
-                cfg.init_gain, to_string(cfg.optimizer).c_str(), cfg.lr, cfg.batch_size,
-                cfg.epochs, cfg.measure_every, static_cast<unsigned long long>(cfg.seed));
+    std::printf(
+        "model: %d hidden layers of width %d, %zu parameters, init gain %g, %s lr %g, "
+        "batch %d, %d epochs, measurements every %d epochs, seed %llu\n",
+        cfg.hidden_layers, cfg.hidden_width, trainer.network().parameter_count(), cfg.init_gain,
+        to_string(cfg.optimizer).c_str(), cfg.lr, cfg.batch_size, cfg.epochs, cfg.measure_every,
+        static_cast<unsigned long long>(cfg.seed));
     std::fflush(stdout);
   }
   set_run_context(-1, "setup");
@@ -96,8 +97,8 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
     const std::vector<std::int64_t> labels(data.train.labels.begin(), data.train.labels.end());
     DEEPRFM_AGREE(world, labels == store.train_labels() && d == store.input_dim(), input,
                   "--resume: the data loaded with the stored options (n = "
-                      << n << ", d = " << d << ") are not those of " << store.path() << " (n = "
-                      << store.train_labels().size() << ", d = " << store.input_dim()
+                      << n << ", d = " << d << ") are not those of " << store.path()
+                      << " (n = " << store.train_labels().size() << ", d = " << store.input_dim()
                       << "); the data files changed?");
     if (store.has_state()) {
       const TrainingState st = store.load_state();
@@ -209,10 +210,10 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
   out.parameters = trainer.network().parameters();
   if (root) {  // also with --quiet: the final table is the run's answer
     print_final_table(metric_rows);
-    std::printf("time: %.1f s wall in this invocation (training %.1f s), %.1f s over all "
-                "invocations\nresults: %s\n",
-                wall_seconds() - start, train_seconds, store.wall_seconds(),
-                store.path().c_str());
+    std::printf(
+        "time: %.1f s wall in this invocation (training %.1f s), %.1f s over all "
+        "invocations\nresults: %s\n",
+        wall_seconds() - start, train_seconds, store.wall_seconds(), store.path().c_str());
     std::fflush(stdout);
   }
   return out;

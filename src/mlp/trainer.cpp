@@ -49,8 +49,8 @@ Trainer::~Trainer() = default;
 
 void Trainer::set_parameters(const std::vector<double>& params) {
   DEEPRFM_CHECK(params.size() == net_.parameter_count(), input,
-                "set_parameters: " << params.size() << " values for "
-                                   << net_.parameter_count() << " parameters");
+                "set_parameters: " << params.size() << " values for " << net_.parameter_count()
+                                   << " parameters");
   net_.parameters() = params;
 }
 
@@ -117,8 +117,7 @@ EpochRecord Trainer::train_epoch(int epoch, bool evaluate_after) {
 }
 
 void Trainer::score_outputs(const double* output, int rows, int ld, int first_row,
-                            const std::vector<int>& labels, double& sse,
-                            double& correct) const {
+                            const std::vector<int>& labels, double& sse, double& correct) const {
   const int C = classes_;
   for (int i = 0; i < rows; ++i) {
     const int label = labels[static_cast<std::size_t>(first_row + i)];
@@ -182,8 +181,8 @@ Measurement Trainer::measure(int epoch) const {
     multiply_rows_local(hidden.back(), net_.weight(L), C, h, false, output);
     double sums[4] = {0, 0, 0, 0};
     if (output.local_rows() > 0)
-      score_outputs(output.data(), output.local_rows(), output.ld(), output.global_row(0),
-                    labels_, sums[0], sums[1]);
+      score_outputs(output.data(), output.local_rows(), output.ld(), output.global_row(0), labels_,
+                    sums[0], sums[1]);
     if (n_test_ > 0) score_local(x_test_, test_labels_, sums[2], sums[3]);
     comm.sum_in_place(sums, 4);
     m.eval.train_loss = sums[0] / (static_cast<double>(n_) * C);
@@ -218,11 +217,12 @@ Measurement Trainer::measure(int epoch) const {
     lm.dim_in = net_.in_dim(l);
     lm.dim_out = net_.out_dim(l);
     const std::size_t size = static_cast<std::size_t>(lm.dim_in) * lm.dim_in;
-    lm.agop.assign(packed.begin() + static_cast<std::ptrdiff_t>(offsets[static_cast<std::size_t>(l)]),
-                   packed.begin() + static_cast<std::ptrdiff_t>(offsets[static_cast<std::size_t>(l)] + size));
+    lm.agop.assign(
+        packed.begin() + static_cast<std::ptrdiff_t>(offsets[static_cast<std::size_t>(l)]),
+        packed.begin() + static_cast<std::ptrdiff_t>(offsets[static_cast<std::size_t>(l)] + size));
     for (auto& v : lm.agop) v /= n_;
-    const std::vector<double> w(
-        net_.weight(l), net_.weight(l) + static_cast<std::size_t>(lm.dim_out) * lm.dim_in);
+    const std::vector<double> w(net_.weight(l),
+                                net_.weight(l) + static_cast<std::size_t>(lm.dim_out) * lm.dim_in);
     const la::DistMatrix<double>& in = l == 0 ? x_ : hidden[static_cast<std::size_t>(l - 1)];
     lm.collapse = layer_collapse(in, w, lm.dim_out, lm.dim_in, labels_, C,
                                  &hidden[static_cast<std::size_t>(l)]);

@@ -121,19 +121,22 @@ void Communicator::broadcast(std::string& text, int root) const {
   long len = static_cast<long>(text.size());
   check_mpi(MPI_Bcast(&len, 1, MPI_LONG, root, comm_), "MPI_Bcast");
   text.resize(static_cast<std::size_t>(len));
-  if (len > 0) check_mpi(MPI_Bcast(text.data(), static_cast<int>(len), MPI_CHAR, root, comm_), "MPI_Bcast");
+  if (len > 0)
+    check_mpi(MPI_Bcast(text.data(), static_cast<int>(len), MPI_CHAR, root, comm_), "MPI_Bcast");
 }
 
 std::vector<int> Communicator::all_gather(const std::vector<int>& local) const {
   int mine = static_cast<int>(local.size());
-  std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  std::vector<int> counts(static_cast<std::size_t>(size_)),
+      offsets(static_cast<std::size_t>(size_));
   check_mpi(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
   long total = 0;
   for (int r = 0; r < size_; ++r) {
     offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
     total += counts[static_cast<std::size_t>(r)];
   }
-  DEEPRFM_CHECK(total < (1L << 31), resource, "all_gather of " << total << " integers is too large");
+  DEEPRFM_CHECK(total < (1L << 31), resource,
+                "all_gather of " << total << " integers is too large");
   std::vector<int> out(static_cast<std::size_t>(total));
   check_mpi(MPI_Allgatherv(local.data(), mine, MPI_INT, out.data(), counts.data(), offsets.data(),
                            MPI_INT, comm_),

@@ -53,10 +53,11 @@ std::vector<double> fetch_rows(const la::DistMatrix<double>& x, RowsOf rows_of) 
     total += recv_counts[t];
   }
   std::vector<double> recv(static_cast<std::size_t>(total));
-  const int rc = MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_DOUBLE,
-                               recv.data(), recv_counts.data(), recv_offsets.data(), MPI_DOUBLE,
-                               comm.get());
-  DEEPRFM_CHECK(rc == MPI_SUCCESS, resource, "MPI_Alltoallv failed in the AGOP (code " << rc << ")");
+  const int rc =
+      MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_DOUBLE, recv.data(),
+                    recv_counts.data(), recv_offsets.data(), MPI_DOUBLE, comm.get());
+  DEEPRFM_CHECK(rc == MPI_SUCCESS, resource,
+                "MPI_Alltoallv failed in the AGOP (code " << rc << ")");
   // Unpack into row-major |mine| x d.
   std::vector<double> out(mine.size() * static_cast<std::size_t>(d));
   for (int t = 0; t < ranks; ++t) {
@@ -81,8 +82,8 @@ void local_gemm_nt(int m, int n, int k, const double* a, int lda, const double* 
   const double one = 1.0, zero = 0.0;
   dgemm_(&nt, &tr, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
 }
-void local_gemm_nt(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-                   float* c, int ldc) {
+void local_gemm_nt(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+                   int ldc) {
   const char nt = 'N', tr = 'T';
   const float one = 1.0f, zero = 0.0f;
   sgemm_(&nt, &tr, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
@@ -92,16 +93,19 @@ MPI_Datatype mpi_type() {
   return std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT;
 }
 /// W A (n x C) replicated, with W in T (float: A is rounded for the product). Collective.
-std::vector<double> replicated_wa(const la::DistMatrix<double>& w, const la::DistMatrix<double>& a) {
+std::vector<double> replicated_wa(const la::DistMatrix<double>& w,
+                                  const la::DistMatrix<double>& a) {
   la::DistMatrix<double> wa(a.grid(), a.rows(), a.cols(), a.dist().rows().block());
   la::scalapack::gemm('N', 'N', 1.0, w, a, 0.0, wa);
   return la::replicate(wa);
 }
 std::vector<double> replicated_wa(const la::DistMatrix<float>& w, const la::DistMatrix<double>& a) {
   const int block = a.dist().rows().block();
-  la::DistMatrix<float> af(a.grid(), a.rows(), a.cols(), block), waf(a.grid(), a.rows(), a.cols(), block);
+  la::DistMatrix<float> af(a.grid(), a.rows(), a.cols(), block),
+      waf(a.grid(), a.rows(), a.cols(), block);
   for (int lj = 0; lj < a.local_cols(); ++lj)
-    for (int li = 0; li < a.local_rows(); ++li) af.local(li, lj) = static_cast<float>(a.local(li, lj));
+    for (int li = 0; li < a.local_rows(); ++li)
+      af.local(li, lj) = static_cast<float>(a.local(li, lj));
   la::scalapack::gemm('N', 'N', 1.0f, w, af, 0.0f, waf);
   la::DistMatrix<double> wa(a.grid(), a.rows(), a.cols(), block);
   for (int lj = 0; lj < a.local_cols(); ++lj)
@@ -166,11 +170,11 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>&
   const std::vector<double> x_r = fetch_rows(x, share_rows_of);  // |R| x d, row-major
   const int n_r = static_cast<int>(rows_r.size());
 
-  std::vector<T> b(static_cast<std::size_t>(n_j) * d);         // diag(a_c[J]) X[J, :]
-  std::vector<T> partial(static_cast<std::size_t>(n_i) * d);   // (W[I,J] B)^T, d x n_i
+  std::vector<T> b(static_cast<std::size_t>(n_j) * d);                     // diag(a_c[J]) X[J, :]
+  std::vector<T> partial(static_cast<std::size_t>(n_i) * d);               // (W[I,J] B)^T, d x n_i
   std::vector<T> jr_t(static_cast<std::size_t>(std::max(n_r, 0)) * d);     // J_R in T
   std::vector<double> jr(static_cast<std::size_t>(std::max(n_r, 0)) * d);  // J_R, row-major
-  std::vector<double> g_local(static_cast<std::size_t>(d) * d, 0.0);      // lower triangle
+  std::vector<double> g_local(static_cast<std::size_t>(d) * d, 0.0);       // lower triangle
   std::vector<int> counts(pc), displs(pc);
   for (int q = 0; q < pc; ++q) {
     counts[q] = (first[q + 1] - first[q]) * d;
@@ -183,7 +187,8 @@ std::vector<double> agop(const kernels::Kernel& kernel, const la::DistMatrix<T>&
     for (int k = 0; k < n_j; ++k) {
       const double s = a_full[static_cast<std::size_t>(cols_j[k]) * classes + c];
       for (int j = 0; j < d; ++j)
-        b[static_cast<std::size_t>(k) * d + j] = static_cast<T>(s * x_j[static_cast<std::size_t>(k) * d + j]);
+        b[static_cast<std::size_t>(k) * d + j] =
+            static_cast<T>(s * x_j[static_cast<std::size_t>(k) * d + j]);
     }
     // partial (d x n_i, column-major) = B^T (d x n_j) * W[I,J]^T (n_j x n_i): a local DGEMM
     // whose rows of the product are contiguous, ready to be reduce-scattered.

@@ -47,8 +47,8 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   // Per-rank AGOP buffers (rfm/agop.cpp): X and diag(a_c) X at my columns of W (2 n d / Pc),
   // the partial product of my rows of W (n d / Pr), my share of J and of X (2 n d / P).
   const double agop_buffers = 2.0 * n * d / grid_cols + n * d / grid_rows + 3.0 * n * d / ranks;
-  const double per_rank = std::max({(train_peak) / ranks + agop_buffers, map_peak / ranks,
-                                    test_peak / ranks});
+  const double per_rank =
+      std::max({(train_peak) / ranks + agop_buffers, map_peak / ranks, test_peak / ranks});
   // Replicated: the AGOP, its square root and eigenvectors, W_l and W_l^T (d x d, d x D),
   // plus n x C copies of A and W A and the labels.
   const double replicated = 4.0 * d * d + 2.0 * d * width + 3.0 * n * classes + 2.0 * n;
@@ -77,9 +77,8 @@ void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, Phas
 
 }  // namespace
 
-LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
-                               const std::vector<int>& labels, int classes,
-                               la::DistMatrix<double>& x_test,
+LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
+                               int classes, la::DistMatrix<double>& x_test,
                                const std::vector<int>& test_labels) {
   const auto& comm = grid_.full();
   const int n = x.rows(), d = x.cols(), n_test = x_test.rows(), block = config_.block;
@@ -137,9 +136,8 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x,
     checkpoint_phase("factorization");
     krr::fill_targets(a, labels);
     la::DistMatrix<double> pred(grid_, n, classes, block);
-    const krr::RefinementReport report =
-        krr::mixed_precision_solve(kernel, x, config_.ridge, kf, a, pred, where,
-                                   std::min(1e-10, config_.residual_tolerance));
+    const krr::RefinementReport report = krr::mixed_precision_solve(
+        kernel, x, config_.ridge, kf, a, pred, where, std::min(1e-10, config_.residual_tolerance));
     timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
                report.bytes_factorization);
     timers.add("refinement", report.seconds_refinement,

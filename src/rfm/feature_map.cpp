@@ -21,8 +21,8 @@ std::string to_string(FeatureInit init) {
 std::vector<double> random_feature_matrix(int width, int d, std::uint64_t seed, int layer,
                                           FeatureInit init) {
   // core/random gives the same bits on every platform and rank.
-  const std::uint64_t key =
-      splitmix64(splitmix64(seed) ^ (0x5851f42d4c957f2dULL * static_cast<std::uint64_t>(layer + 1)));
+  const std::uint64_t key = splitmix64(
+      splitmix64(seed) ^ (0x5851f42d4c957f2dULL * static_cast<std::uint64_t>(layer + 1)));
   std::vector<double> w(static_cast<std::size_t>(width) * d);
   if (init == FeatureInit::gaussian) {
     standard_normals(key, w.data(), w.size());
@@ -48,8 +48,8 @@ void multiply_replicated(const la::DistMatrix<double>& x, const std::vector<doub
   la::scalapack::gemm('N', 'N', 1.0, x, md, 0.0, out);
 }
 
-void apply_random_features(const la::DistMatrix<double>& x, const std::vector<double>& w,
-                           int width, la::DistMatrix<double>& out) {
+void apply_random_features(const la::DistMatrix<double>& x, const std::vector<double>& w, int width,
+                           la::DistMatrix<double>& out) {
   const int d = x.cols();
   DEEPRFM_ASSERT(w.size() == static_cast<std::size_t>(width) * d);
   // W^T as a d x width distributed matrix, then one PBLAS product.

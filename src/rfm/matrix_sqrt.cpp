@@ -27,8 +27,8 @@ MatrixSqrt symmetric_sqrt(const std::vector<double>& g, int d, const mpi::Commun
     dsyevd_(&jobz, &uplo, &d, v.data(), &d, out.eigenvalues.data(), work.data(), &lwork,
             iwork.data(), &liwork, &info);
     DEEPRFM_CHECK(info == 0, numerical,
-                  "the eigendecomposition of the AGOP failed (dsyevd info " << info
-                                                                           << "); the AGOP has non-finite entries?");
+                  "the eigendecomposition of the AGOP failed (dsyevd info "
+                      << info << "); the AGOP has non-finite entries?");
     // S = V diag(sqrt(max(l, 0))) V^T: scale the columns of V by lambda^{1/4}, then V V^T.
     for (int k = 0; k < d; ++k) {
       const double l = out.eigenvalues[static_cast<std::size_t>(k)];
@@ -42,7 +42,8 @@ MatrixSqrt symmetric_sqrt(const std::vector<double>& g, int d, const mpi::Commun
     dsyrk_(&uplo_l, &trans, &d, &d, &one, v.data(), &d, &zero, out.sqrt.data(), &d);
     for (int j = 0; j < d; ++j)
       for (int i = j + 1; i < d; ++i)
-        out.sqrt[static_cast<std::size_t>(i) * d + j] = out.sqrt[static_cast<std::size_t>(j) * d + i];
+        out.sqrt[static_cast<std::size_t>(i) * d + j] =
+            out.sqrt[static_cast<std::size_t>(j) * d + i];
   });
   comm.broadcast(out.sqrt.data(), out.sqrt.size(), 0);
   comm.broadcast(out.eigenvalues.data(), out.eigenvalues.size(), 0);

@@ -56,7 +56,8 @@ inline std::vector<grid::GridShape> all_grid_shapes() {
 inline std::filesystem::path shared_temp_dir(const std::string& tag) {
   char buf[4096] = {0};
   if (world_rank() == 0) {
-    std::string templ = (std::filesystem::temp_directory_path() / ("deeprfm-" + tag + "-XXXXXX")).string();
+    std::string templ =
+        (std::filesystem::temp_directory_path() / ("deeprfm-" + tag + "-XXXXXX")).string();
     std::vector<char> t(templ.begin(), templ.end());
     t.push_back('\0');
     const char* made = mkdtemp(t.data());

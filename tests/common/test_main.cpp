@@ -14,8 +14,8 @@ struct MpiGlobalFixture {
     if (!initialized) {
       int provided = 0;
       MPI_Init_thread(&boost::unit_test::framework::master_test_suite().argc,
-                      &boost::unit_test::framework::master_test_suite().argv,
-                      MPI_THREAD_FUNNELED, &provided);
+                      &boost::unit_test::framework::master_test_suite().argv, MPI_THREAD_FUNNELED,
+                      &provided);
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank = 0;

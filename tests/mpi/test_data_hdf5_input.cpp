@@ -107,9 +107,9 @@ BOOST_AUTO_TEST_CASE(reads_float32_samples_and_int32_labels) {
   TempDirGuard cleanup{dir};
   const std::string path = write_fixture(dir);
 
-  for (const auto& [x_name, y_name, dim] :
-       {std::tuple<std::string, std::string, int>{"X", "y", 3}, {"/train/X", "train/y", 3},
-        {"X3", "y_col", 4}}) {
+  for (const auto& [x_name, y_name, dim] : {std::tuple<std::string, std::string, int>{"X", "y", 3},
+                                            {"/train/X", "train/y", 3},
+                                            {"X3", "y_col", 4}}) {
     auto source = data::open_hdf5_source(path, x_name, y_name, world);
     DEEPRFM_CHECK_ALL(source->size() == kSamples);
     DEEPRFM_CHECK_ALL(source->dim() == dim);

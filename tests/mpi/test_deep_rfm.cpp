@@ -60,8 +60,7 @@ double worst_metric_diff(const RunOutput& a, const RunOutput& b) {
                         rel_diff(p->nc2_etf, q->nc2_etf), rel_diff(p->nc2_orth, q->nc2_orth)});
     }
     worst = std::max({worst, rel_diff(x.train_accuracy, y.train_accuracy),
-                      rel_diff(x.test_accuracy, y.test_accuracy),
-                      max_rel_diff(x.agop, y.agop)});
+                      rel_diff(x.test_accuracy, y.test_accuracy), max_rel_diff(x.agop, y.agop)});
   }
   return worst;
 }
@@ -104,7 +103,8 @@ BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size
 BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    BOOST_TEST_MESSAGE(
+        "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
     return;
   }
   auto world = mpi::Communicator::world();
@@ -125,9 +125,8 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {
                                     data.test.x, data.test.labels));
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const auto& r = layers[l];
-    BOOST_TEST_MESSAGE("layer " << l + 1 << " NC1 " << r.input.nc1 << " -> XS "
-                                << r.projected.nc1 << " -> ReLU " << r.mapped.nc1 << ", test "
-                                << r.test_accuracy);
+    BOOST_TEST_MESSAGE("layer " << l + 1 << " NC1 " << r.input.nc1 << " -> XS " << r.projected.nc1
+                                << " -> ReLU " << r.mapped.nc1 << ", test " << r.test_accuracy);
     // The AGOP projection is what lowers NC1 within the layer...
     BOOST_CHECK_LT(r.projected.nc1, 0.8 * r.input.nc1);
     // ...and the ridgeless predictor interpolates its training data.

@@ -63,13 +63,13 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
     io::File file(path, io::File::Mode::create_exclusive, world);
     // 1x1 (most ranks hold nothing), 3 rows with block 4 (a process row holds nothing), sizes
     // that do not divide the block, size 0, and unequal row/column blocks.
-    const int sizes[][4] = {{1, 1, 4, 4},   {3, 5, 4, 4},   {13, 7, 4, 4}, {37, 29, 5, 3},
-                            {64, 16, 8, 8}, {0, 5, 4, 4},   {6, 0, 4, 4},  {0, 0, 4, 4},
+    const int sizes[][4] = {{1, 1, 4, 4},   {3, 5, 4, 4}, {13, 7, 4, 4}, {37, 29, 5, 3},
+                            {64, 16, 8, 8}, {0, 5, 4, 4}, {6, 0, 4, 4},  {0, 0, 4, 4},
                             {17, 1, 2, 1},  {1, 23, 1, 2}};
     for (const auto& s : sizes) {
       const int m = s[0], n = s[1], mb = s[2], nb = s[3];
-      const std::string name = "/matrices/m" + std::to_string(m) + "_n" + std::to_string(n) +
-                               "_b" + std::to_string(mb) + "x" + std::to_string(nb);
+      const std::string name = "/matrices/m" + std::to_string(m) + "_n" + std::to_string(n) + "_b" +
+                               std::to_string(mb) + "x" + std::to_string(nb);
       la::DistMatrix<double> a(grid, m, n, mb, nb);
       a.for_each_local([](int gi, int gj, double& v) { v = value_at(gi, gj); });
       file.write_distributed(name, a);
@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
       const auto all = file.read_all_double(name);
       bool ok = all.size() == static_cast<std::size_t>(m) * n;
       for (int i = 0; ok && i < m; ++i)
-        for (int j = 0; j < n; ++j) ok = ok && all[static_cast<std::size_t>(i) * n + j] == value_at(i, j);
+        for (int j = 0; j < n; ++j)
+          ok = ok && all[static_cast<std::size_t>(i) * n + j] == value_at(i, j);
       DEEPRFM_CHECK_ALL(ok);
 
       // Read back with another block size: the inverse is independent of the writer's layout.
@@ -98,7 +99,8 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
     // A shape mismatch on read is refused on every rank.
     la::DistMatrix<double> wrong(grid, 13, 8, 4);
     ErrorKind kind = ErrorKind::internal;
-    const auto msg = error_of([&] { file.read_distributed("/matrices/m13_n7_b4x4", wrong); }, &kind);
+    const auto msg =
+        error_of([&] { file.read_distributed("/matrices/m13_n7_b4x4", wrong); }, &kind);
     DEEPRFM_CHECK_ALL(contains(msg, "expected 13 x 8") && kind == ErrorKind::input);
     // Overwriting with the same shape works; a different shape is refused.
     la::DistMatrix<double> c(grid, 13, 7, 4);
@@ -108,8 +110,9 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
     bool twos = again.size() == 91;
     for (double v : again) twos = twos && v == 2.0;
     DEEPRFM_CHECK_ALL(twos);
-    DEEPRFM_CHECK_ALL(contains(error_of([&] { file.write_distributed("/matrices/m13_n7_b4x4", wrong); }),
-                               "cannot overwrite"));
+    DEEPRFM_CHECK_ALL(
+        contains(error_of([&] { file.write_distributed("/matrices/m13_n7_b4x4", wrong); }),
+                 "cannot overwrite"));
   }
 }
 
@@ -211,8 +214,8 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
     DEEPRFM_CHECK_ALL(file.exists("/g1/g2/g3"));
     DEEPRFM_CHECK_ALL(file.exists("g1/g2/g3/"));
     DEEPRFM_CHECK_ALL(!file.exists("/g1/g2/g3/g4"));
-    DEEPRFM_CHECK_ALL(!file.exists("/x/y/z"));           // missing intermediates: no error
-    DEEPRFM_CHECK_ALL(!file.exists("/g1/data/child"));   // intermediate is a dataset
+    DEEPRFM_CHECK_ALL(!file.exists("/x/y/z"));          // missing intermediates: no error
+    DEEPRFM_CHECK_ALL(!file.exists("/g1/data/child"));  // intermediate is a dataset
     DEEPRFM_CHECK_ALL(file.is_dataset("/g1/data"));
     DEEPRFM_CHECK_ALL(!file.is_dataset("/g1/g2"));
     DEEPRFM_CHECK_ALL(file.list("/") == std::vector<std::string>{"g1"});
@@ -226,10 +229,9 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
                       contains(msg, "(in H5"));
     if (world.rank() == 0) BOOST_TEST_MESSAGE("HDF5 error example: " << msg);
     // Attributes on a missing object, groups over datasets: input errors.
-    DEEPRFM_CHECK_ALL(contains(error_of([&] { file.write_attribute("/nope", "a", 1.0); }),
-                               "no object '/nope'"));
-    DEEPRFM_CHECK_ALL(contains(error_of([&] { file.ensure_group("/g1/data"); }),
-                               "another object"));
+    DEEPRFM_CHECK_ALL(
+        contains(error_of([&] { file.write_attribute("/nope", "a", 1.0); }), "no object '/nope'"));
+    DEEPRFM_CHECK_ALL(contains(error_of([&] { file.ensure_group("/g1/data"); }), "another object"));
   }
   // Fixed-length string attributes (as other tools write them), added by rank 0 serially.
   if (world.rank() == 0) {
@@ -275,7 +277,8 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
   ErrorKind kind = ErrorKind::internal;
   const auto msg =
       error_of([&] { io::File f(path, io::File::Mode::create_exclusive, world); }, &kind);
-  DEEPRFM_CHECK_ALL(contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
+  DEEPRFM_CHECK_ALL(
+      contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   {
     io::File file(path, io::File::Mode::create_truncate, world);
@@ -289,15 +292,17 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
     file.write_attribute("/", "added", std::int64_t(3));
   }
   // Missing file, not an HDF5 file, missing output directory: input errors on every rank.
-  DEEPRFM_CHECK_ALL(contains(
-      error_of([&] { io::File f((dir / "missing.h5").string(), io::File::Mode::read_only, world); }),
-      "does not exist"));
+  DEEPRFM_CHECK_ALL(contains(error_of([&] {
+                               io::File f((dir / "missing.h5").string(), io::File::Mode::read_only,
+                                          world);
+                             }),
+                             "does not exist"));
   const std::string text = (dir / "text.h5").string();
   if (world.rank() == 0) std::ofstream(text) << "not hdf5\n";
   world.barrier();
-  DEEPRFM_CHECK_ALL(contains(
-      error_of([&] { io::File f(text, io::File::Mode::read_only, world); }, &kind),
-      "is not an HDF5 file"));
+  DEEPRFM_CHECK_ALL(
+      contains(error_of([&] { io::File f(text, io::File::Mode::read_only, world); }, &kind),
+               "is not an HDF5 file"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   DEEPRFM_CHECK_ALL(contains(error_of([&] {
                                io::File f((dir / "no_dir" / "x.h5").string(),

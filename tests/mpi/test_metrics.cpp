@@ -35,9 +35,7 @@ bool close(double a, double b, double tol) {
 }
 
 /// The value is bitwise the same on every rank. Collective over MPI_COMM_WORLD.
-bool same_on_all_ranks(double x) {
-  return test::max_over_ranks(x) == -test::max_over_ranks(-x);
-}
+bool same_on_all_ranks(double x) { return test::max_over_ranks(x) == -test::max_over_ranks(-x); }
 
 bool same_on_all_ranks(const metrics::CollapseMetrics& m) {
   return same_on_all_ranks(m.nc1) && same_on_all_ranks(m.nc1_pinv) &&
@@ -66,8 +64,8 @@ metrics::CollapseMetrics reference_metrics(const std::vector<double>& h, int n, 
   for (int i = 0; i < n; ++i)
     for (int a = 0; a < p; ++a)
       for (int b = 0; b < p; ++b)
-        sw[a * P + b] += (h[i * P + a] - mu[labels[i] * P + a]) *
-                         (h[i * P + b] - mu[labels[i] * P + b]) / n;
+        sw[a * P + b] +=
+            (h[i * P + a] - mu[labels[i] * P + a]) * (h[i * P + b] - mu[labels[i] * P + b]) / n;
   for (int c = 0; c < classes; ++c)
     for (int a = 0; a < p; ++a)
       for (int b = 0; b < p; ++b)
@@ -141,12 +139,12 @@ bool throws_kind(F&& f, ErrorKind kind) {
 
 }  // namespace
 
-// C = 2, p = 2, n = 4. Class 0: (0,0), (2,0) -> mu_0 = (1,0); class 1: (4,3), (4,5) -> mu_1 = (4,4).
-// Deviations (-1,0), (1,0), (0,-1), (0,1): Sigma_W = diag(1/2, 1/2), tr = 1.
-// mu_G = (2.5, 2); centred means -+b, b = (1.5, 2); Sigma_B = b b^T, tr = 6.25; nc1 = 0.16.
-// Sigma_B^+ = b b^T / |b|^4: tr(Sigma_W Sigma_B^+) = (1/2)|b|^2 / |b|^4 = 0.08; nc1_pinv = 0.04.
-// Two centred means are always antipodal = the 2-class ETF: nc2_etf = 0.
-// Uncentred: (1,0) and (1,1)/sqrt2, cosine 1/sqrt2: nc2_orth = sqrt(2 * 1/2) = 1.
+// C = 2, p = 2, n = 4. Class 0: (0,0), (2,0) -> mu_0 = (1,0); class 1: (4,3), (4,5) -> mu_1 =
+// (4,4). Deviations (-1,0), (1,0), (0,-1), (0,1): Sigma_W = diag(1/2, 1/2), tr = 1. mu_G = (2.5,
+// 2); centred means -+b, b = (1.5, 2); Sigma_B = b b^T, tr = 6.25; nc1 = 0.16. Sigma_B^+ = b b^T /
+// |b|^4: tr(Sigma_W Sigma_B^+) = (1/2)|b|^2 / |b|^4 = 0.08; nc1_pinv = 0.04. Two centred means are
+// always antipodal = the 2-class ETF: nc2_etf = 0. Uncentred: (1,0) and (1,1)/sqrt2, cosine
+// 1/sqrt2: nc2_orth = sqrt(2 * 1/2) = 1.
 BOOST_AUTO_TEST_CASE(hand_computed_two_classes) {
   const std::vector<double> h = {0, 0, 2, 0, 4, 3, 4, 5};
   const std::vector<int> labels = {0, 0, 1, 1};
@@ -268,8 +266,10 @@ BOOST_AUTO_TEST_CASE(random_data_matches_serial_reference) {
     int n, p, classes, block;
     double offset;
   };
-  const std::vector<Case> cases = {{37, 11, 4, 3, 0.0},  {29, 3, 6, 2, 5.0},
-                                   {60, 25, 3, 7, 10.0}, {41, 9, 5, 128, -3.0},
+  const std::vector<Case> cases = {{37, 11, 4, 3, 0.0},
+                                   {29, 3, 6, 2, 5.0},
+                                   {60, 25, 3, 7, 10.0},
+                                   {41, 9, 5, 128, -3.0},
                                    {23, 13, 10, 4, 1.0}};
   auto world = mpi::Communicator::world();
   double worst = 0;
@@ -293,10 +293,10 @@ BOOST_AUTO_TEST_CASE(random_data_matches_serial_reference) {
           metrics::neural_collapse(make_matrix(g, cs.n, cs.p, cs.block, h), labels, cs.classes);
       const double tol = 50.0 * cs.n * kEps;
       auto rel = [](double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(b)); };
-      const double err = std::max({rel(m.nc1, ref.nc1), rel(m.nc1_pinv, ref.nc1_pinv),
-                                   rel(m.nc2_etf, ref.nc2_etf), rel(m.nc2_orth, ref.nc2_orth),
-                                   rel(m.trace_within, ref.trace_within),
-                                   rel(m.trace_between, ref.trace_between)});
+      const double err =
+          std::max({rel(m.nc1, ref.nc1), rel(m.nc1_pinv, ref.nc1_pinv), rel(m.nc2_etf, ref.nc2_etf),
+                    rel(m.nc2_orth, ref.nc2_orth), rel(m.trace_within, ref.trace_within),
+                    rel(m.trace_between, ref.trace_between)});
       worst = std::max(worst, err / (cs.n * kEps));
       DEEPRFM_CHECK_ALL(err <= tol);
       DEEPRFM_CHECK_ALL(m.between_rank == std::min(cs.p, cs.classes - 1));
@@ -332,7 +332,8 @@ BOOST_AUTO_TEST_CASE(class_means_with_large_offset) {
     double err = 0;
     for (int c = 0; c < classes; ++c)
       for (int j = 0; j < p; ++j)
-        err = std::max(err, static_cast<double>(std::abs(mu[c * p + j] - ref[c * p + j] / count[c])));
+        err =
+            std::max(err, static_cast<double>(std::abs(mu[c * p + j] - ref[c * p + j] / count[c])));
     DEEPRFM_CHECK_ALL(err <= 2 * kEps * offset);
     bool same = true;
     for (double x : mu) same = same && same_on_all_ranks(x);
@@ -366,19 +367,37 @@ BOOST_AUTO_TEST_CASE(input_errors_on_every_rank) {
     grid::ProcessGrid g(world, shape);
     const auto x = make_matrix(g, 4, 2, 1, h);
     // Class 1 of 3 is empty.
-    DEEPRFM_CHECK_ALL(throws_kind([&] { metrics::neural_collapse(x, {0, 0, 2, 2}, 3); },
-                                  ErrorKind::input));
-    DEEPRFM_CHECK_ALL(
-        throws_kind([&] { metrics::class_means(x, {0, 0, 2, 2}, 3); }, ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::neural_collapse(x, {0, 0, 2, 2}, 3);
+        },
+        ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::class_means(x, {0, 0, 2, 2}, 3);
+        },
+        ErrorKind::input));
     // A label out of range, a wrong label count, a single class.
-    DEEPRFM_CHECK_ALL(throws_kind([&] { metrics::neural_collapse(x, {0, 1, 2, 1}, 2); },
-                                  ErrorKind::input));
-    DEEPRFM_CHECK_ALL(throws_kind([&] { metrics::neural_collapse(x, {0, 1, -1, 1}, 2); },
-                                  ErrorKind::input));
-    DEEPRFM_CHECK_ALL(
-        throws_kind([&] { metrics::neural_collapse(x, {0, 1, 0}, 2); }, ErrorKind::input));
-    DEEPRFM_CHECK_ALL(
-        throws_kind([&] { metrics::neural_collapse(x, {0, 0, 0, 0}, 1); }, ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::neural_collapse(x, {0, 1, 2, 1}, 2);
+        },
+        ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::neural_collapse(x, {0, 1, -1, 1}, 2);
+        },
+        ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::neural_collapse(x, {0, 1, 0}, 2);
+        },
+        ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind(
+        [&] {
+          metrics::neural_collapse(x, {0, 0, 0, 0}, 1);
+        },
+        ErrorKind::input));
     // The grid is still usable afterwards (nobody is stuck in a collective).
     const auto m = metrics::neural_collapse(x, {0, 1, 0, 1}, 2);
     DEEPRFM_CHECK_ALL(same_on_all_ranks(m));
@@ -390,16 +409,16 @@ BOOST_AUTO_TEST_CASE(input_errors_on_every_rank) {
 BOOST_AUTO_TEST_CASE(accuracy_with_ties) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<double> pred = {
-      0.1, 0.7, 0.2,   // argmax 1, label 1: correct
-      1, 1, 0,         // tie 0/1 -> 0, label 0: correct
-      1, 1, 0,         // tie 0/1 -> 0, label 1: wrong
-      0, 5, 5,         // tie 1/2 -> 1, label 1: correct
-      0, 5, 5,         // tie 1/2 -> 1, label 2: wrong
-      -1, -2, -1,      // tie 0/2 -> 0, label 2: wrong
-      -3, -2, -1,      // argmax 2, label 2: correct
-      nan, 2, 1,       // NaN never wins: argmax 1, label 1: correct
-      nan, nan, nan,   // no argmax: wrong
-      2, 2, 2,         // tie everywhere -> 0, label 0: correct
+      0.1, 0.7, 0.2,  // argmax 1, label 1: correct
+      1,   1,   0,    // tie 0/1 -> 0, label 0: correct
+      1,   1,   0,    // tie 0/1 -> 0, label 1: wrong
+      0,   5,   5,    // tie 1/2 -> 1, label 1: correct
+      0,   5,   5,    // tie 1/2 -> 1, label 2: wrong
+      -1,  -2,  -1,   // tie 0/2 -> 0, label 2: wrong
+      -3,  -2,  -1,   // argmax 2, label 2: correct
+      nan, 2,   1,    // NaN never wins: argmax 1, label 1: correct
+      nan, nan, nan,  // no argmax: wrong
+      2,   2,   2,    // tie everywhere -> 0, label 0: correct
   };
   const std::vector<int> labels = {1, 0, 1, 1, 2, 2, 2, 1, 0, 0};
   auto world = mpi::Communicator::world();

@@ -101,11 +101,11 @@ BOOST_AUTO_TEST_CASE(refinement_converges_to_the_double_precision_solution) {
     krr::fill_targets(a, labels);
     const auto report = krr::mixed_precision_solve(kernel, x, 0.0, kf, a, pred, "test");
     BOOST_TEST_MESSAGE("residuals " << report.residuals.front() << " ... "
-                                    << report.residuals.back() << " in "
-                                    << report.residuals.size() << " steps, rcond "
-                                    << report.rcond);
+                                    << report.residuals.back() << " in " << report.residuals.size()
+                                    << " steps, rcond " << report.rcond);
     DEEPRFM_CHECK_ALL(report.residuals.back() <= 1e-10);
-    DEEPRFM_CHECK_ALL(report.residuals.size() >= 2);  // a single-precision solve alone is not enough
+    DEEPRFM_CHECK_ALL(report.residuals.size() >=
+                      2);  // a single-precision solve alone is not enough
     // The solutions agree to (condition number) x (residual).
     const double cond = 1.0 / rep.rcond;
     DEEPRFM_CHECK_ALL(max_rel(la::replicate(a), la::replicate(a_ref)) <= cond * 1e-9);
@@ -200,9 +200,10 @@ BOOST_AUTO_TEST_CASE(mixed_precision_layer_matches_the_double_precision_layer) {
   }
   for (int l = 0; l < 2; ++l) {
     const auto &d = results[l], &m = results[2 + l];
-    const double diff = std::max({std::abs(d.mapped.nc1 - m.mapped.nc1) / d.mapped.nc1,
-                                  std::abs(d.projected.nc1 - m.projected.nc1) / d.projected.nc1,
-                                  std::abs(d.mapped.nc2_etf - m.mapped.nc2_etf) / d.mapped.nc2_etf});
+    const double diff =
+        std::max({std::abs(d.mapped.nc1 - m.mapped.nc1) / d.mapped.nc1,
+                  std::abs(d.projected.nc1 - m.projected.nc1) / d.projected.nc1,
+                  std::abs(d.mapped.nc2_etf - m.mapped.nc2_etf) / d.mapped.nc2_etf});
     BOOST_TEST_MESSAGE("layer " << l + 1 << ": mixed vs double metrics " << diff
                                 << ", refinement steps " << m.refinement_residuals.size());
     DEEPRFM_CHECK_ALL(diff < 1e-5);

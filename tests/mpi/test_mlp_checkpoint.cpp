@@ -28,14 +28,16 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> run_args(const std::string& output) {
-  return {"--data", "synthetic", "--n", "90", "--n-test", "30", "--dim", "12", "--classes", "3",
-          "--hidden-layers", "2", "--hidden-width", "16", "--epochs", "9", "--measure-every",
-          "4", "--batch-size", "16", "--lr", "3e-3", "--agop-chunk", "7", "--save-weights",
-          "--quiet", "-o", output};
+  return {"--data",         "synthetic", "--n",       "90",   "--n-test",        "30",
+          "--dim",          "12",        "--classes", "3",    "--hidden-layers", "2",
+          "--hidden-width", "16",        "--epochs",  "9",    "--measure-every", "4",
+          "--batch-size",   "16",        "--lr",      "3e-3", "--agop-chunk",    "7",
+          "--save-weights", "--quiet",   "-o",        output};
 }
 
-app::MlpParseResult parse(std::vector<std::string> args,
-                          const std::vector<std::pair<std::string, std::string>>* stored = nullptr) {
+app::MlpParseResult parse(
+    std::vector<std::string> args,
+    const std::vector<std::pair<std::string, std::string>>* stored = nullptr) {
   args.insert(args.begin(), "deeprfm-mlp");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -82,7 +84,8 @@ double rows_diff(const std::vector<std::vector<double>>& a,
   double w = 0;
   for (std::size_t r = 0; r < a.size(); ++r) {
     if (a[r].size() != b[r].size()) return 1.0;
-    for (std::size_t c = 0; c + skip_tail < a[r].size(); ++c) w = std::max(w, rel_diff(a[r][c], b[r][c]));
+    for (std::size_t c = 0; c + skip_tail < a[r].size(); ++c)
+      w = std::max(w, rel_diff(a[r][c], b[r][c]));
   }
   return w;
 }
@@ -182,7 +185,8 @@ BOOST_AUTO_TEST_CASE(resume_after_a_stop_reproduces_the_uninterrupted_run) {
                                                   reference->epoch_rows.begin() + 8);
   DEEPRFM_CHECK_ALL(rows_diff(head, ref_head, 1) < 1e-10);
   const mlp::RunSummary again = resume_run(c, world, {"--epochs", "12"});
-  DEEPRFM_CHECK_ALL(again.epochs_done == 12 && params_diff(again.parameters, longer.parameters) == 0);
+  DEEPRFM_CHECK_ALL(again.epochs_done == 12 &&
+                    params_diff(again.parameters, longer.parameters) == 0);
 
   world.barrier();
   if (me) fs::remove_all(dir);
@@ -214,13 +218,14 @@ BOOST_AUTO_TEST_CASE(contradicting_resumes_are_refused) {
                                                         {"--measure-every", "3"}}) {
     const std::string message = refusal({option, value});
     BOOST_TEST_MESSAGE(message);
-    DEEPRFM_CHECK_ALL(message.find("--resume: " + option + " " ) != std::string::npos &&
+    DEEPRFM_CHECK_ALL(message.find("--resume: " + option + " ") != std::string::npos &&
                       message.find("contradicts the stored run") != std::string::npos);
   }
   // The same values, and the options that may change, are accepted.
-  DEEPRFM_CHECK_ALL(refusal({"--hidden-width", "16", "--lr", "3e-3", "--epochs", "20",
-                             "--blas-threads", "1", "--checkpoint-every", "2",
-                             "--save-agops", "all"}).empty());
+  DEEPRFM_CHECK_ALL(
+      refusal({"--hidden-width", "16", "--lr", "3e-3", "--epochs", "20", "--blas-threads", "1",
+               "--checkpoint-every", "2", "--save-agops", "all"})
+          .empty());
   DEEPRFM_CHECK_ALL(refusal({"--output", (dir / "other.h5").string()}).find("--output") !=
                     std::string::npos);
   // Fewer epochs than already done: refused by the driver on every rank.

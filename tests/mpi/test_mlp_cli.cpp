@@ -85,13 +85,13 @@ BOOST_AUTO_TEST_CASE(bad_options_are_input_errors_naming_the_option) {
 
 BOOST_AUTO_TEST_CASE(resume_takes_the_stored_options_and_refuses_contradictions) {
   // What a run stores in /config: every option as text (parse a run, take its `effective`).
-  const auto original = parse({"--data", "synthetic", "--n", "120", "--hidden-width", "32",
-                               "--lr", "0.001", "--epochs", "20", "-o", "run.h5"});
+  const auto original = parse({"--data", "synthetic", "--n", "120", "--hidden-width", "32", "--lr",
+                               "0.001", "--epochs", "20", "-o", "run.h5"});
   BOOST_REQUIRE(original.run);
   const auto& stored = original.options.effective;
   for (const auto& [name, value] : stored) BOOST_CHECK(name != "resume");
-  std::vector<std::string> args = {"deeprfm-mlp", "--resume", "run.h5", "--epochs", "30",
-                                   "--checkpoint-every", "5"};
+  std::vector<std::string> args = {"deeprfm-mlp", "--resume",           "run.h5", "--epochs",
+                                   "30",          "--checkpoint-every", "5"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   const auto r = app::parse_mlp_command_line(static_cast<int>(argv.size()), argv.data(), &stored);

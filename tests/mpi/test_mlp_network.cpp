@@ -63,7 +63,8 @@ std::vector<double> layer_input(const mlp::Network& net, int l, std::vector<doub
 
 /// Exact per-sample Jacobian d f / d H_l (C x in_dim(l), row-major) by per-sample
 /// backpropagation (naive loops; the reference for the batched code).
-std::vector<double> jacobian_backprop(const mlp::Network& net, int l, const std::vector<double>& x) {
+std::vector<double> jacobian_backprop(const mlp::Network& net, int l,
+                                      const std::vector<double>& x) {
   const int L = net.hidden_layers(), C = net.classes();
   std::vector<std::vector<double>> hs{layer_input(net, l, x)};  // inputs of layers l..L
   for (int k = l; k < L; ++k) {
@@ -90,7 +91,8 @@ std::vector<double> jacobian_backprop(const mlp::Network& net, int l, const std:
       for (int o = 0; o < cols; ++o)
         for (int i = 0; i < in; ++i)
           next[static_cast<std::size_t>(c) * in + i] +=
-              j[static_cast<std::size_t>(c) * cols + o] * net.weight(k)[static_cast<std::size_t>(o) * in + i];
+              j[static_cast<std::size_t>(c) * cols + o] *
+              net.weight(k)[static_cast<std::size_t>(o) * in + i];
     j = std::move(next);
     cols = in;
   }
@@ -159,10 +161,10 @@ BOOST_AUTO_TEST_CASE(mse_gradient_matches_central_finite_differences) {
   // minibatch size, add up to the minibatch gradient.
   std::vector<double> split(net.parameter_count(), 0.0);
   const int first = 3;
-  const std::vector<double> xa = to_column_major(
-      std::vector<double>(x_rm.begin(), x_rm.begin() + first * d), first, d);
-  const std::vector<double> xb = to_column_major(
-      std::vector<double>(x_rm.begin() + first * d, x_rm.end()), rows - first, d);
+  const std::vector<double> xa =
+      to_column_major(std::vector<double>(x_rm.begin(), x_rm.begin() + first * d), first, d);
+  const std::vector<double> xb =
+      to_column_major(std::vector<double>(x_rm.begin() + first * d, x_rm.end()), rows - first, d);
   mlp::accumulate_mse_gradient(net, xa.data(), first, first, labels.data(), rows, split.data(), ws);
   mlp::accumulate_mse_gradient(net, xb.data(), rows - first, rows - first, labels.data() + first,
                                rows, split.data(), ws);
@@ -201,9 +203,11 @@ BOOST_AUTO_TEST_CASE(batched_agop_matches_per_sample_jacobians) {
         for (int b = 0; b < in; ++b)
           for (int c = 0; c < C; ++c) {
             ref_fd[static_cast<std::size_t>(a) * in + b] +=
-                jfd[static_cast<std::size_t>(c) * in + a] * jfd[static_cast<std::size_t>(c) * in + b];
+                jfd[static_cast<std::size_t>(c) * in + a] *
+                jfd[static_cast<std::size_t>(c) * in + b];
             ref_bp[static_cast<std::size_t>(a) * in + b] +=
-                jbp[static_cast<std::size_t>(c) * in + a] * jbp[static_cast<std::size_t>(c) * in + b];
+                jbp[static_cast<std::size_t>(c) * in + a] *
+                jbp[static_cast<std::size_t>(c) * in + b];
           }
     }
     const auto& g = agop[static_cast<std::size_t>(l)];
@@ -245,16 +249,17 @@ BOOST_AUTO_TEST_CASE(distributed_agop_matches_brute_force_over_the_training_set)
       for (int a = 0; a < in; ++a)
         for (int b = 0; b < in; ++b)
           for (int c = 0; c < net.classes(); ++c)
-            ref[static_cast<std::size_t>(a) * in + b] +=
-                j[static_cast<std::size_t>(c) * in + a] * j[static_cast<std::size_t>(c) * in + b] / n;
+            ref[static_cast<std::size_t>(a) * in + b] += j[static_cast<std::size_t>(c) * in + a] *
+                                                         j[static_cast<std::size_t>(c) * in + b] /
+                                                         n;
     }
     const double err = max_abs_diff(m.layers[static_cast<std::size_t>(l)].agop, ref) / max_abs(ref);
     BOOST_TEST_MESSAGE("layer " << l << ": distributed AGOP vs brute force " << err);
     DEEPRFM_CHECK_ALL(err < 1e-12);
     // The NFA numbers are correlations of W^T W with this AGOP.
     const auto gram = mlp::weight_gram(net, l);
-    DEEPRFM_CHECK_ALL(std::abs(m.layers[static_cast<std::size_t>(l)].nfa_corr -
-                               mlp::pearson(gram, ref)) < 1e-10);
+    DEEPRFM_CHECK_ALL(
+        std::abs(m.layers[static_cast<std::size_t>(l)].nfa_corr - mlp::pearson(gram, ref)) < 1e-10);
   }
 }
 
@@ -277,7 +282,8 @@ BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
   std::vector<double> w(4 * p, 0.0);
   const std::vector<double> r = normals(8, 4);
   for (int o = 0; o < 4; ++o)
-    for (int j = 0; j < 2; ++j) w[static_cast<std::size_t>(o) * p + j] = r[static_cast<std::size_t>(o) * 2 + j];
+    for (int j = 0; j < 2; ++j)
+      w[static_cast<std::size_t>(o) * p + j] = r[static_cast<std::size_t>(o) * 2 + j];
   const mlp::LayerCollapse a = mlp::layer_collapse(h, w, 4, p, labels, C);
   BOOST_TEST_MESSAGE("killing W: NC1 " << a.input.nc1 << " -> " << a.projected.nc1 << " -> "
                                        << a.mapped.nc1);
@@ -296,7 +302,8 @@ BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
   BOOST_TEST_MESSAGE("full-rank W: NC1 " << b.input.nc1 << " -> " << b.projected.nc1
                                          << " (W H: " << lin.nc1 << ") -> " << b.mapped.nc1);
   DEEPRFM_CHECK_ALL(std::abs(b.projected.nc1 - lin.nc1) <= 1e-12 * lin.nc1);
-  DEEPRFM_CHECK_ALL(std::abs(b.projected.nc2_etf - lin.nc2_etf) <= 1e-10 * std::max(1.0, lin.nc2_etf));
+  DEEPRFM_CHECK_ALL(std::abs(b.projected.nc2_etf - lin.nc2_etf) <=
+                    1e-10 * std::max(1.0, lin.nc2_etf));
   DEEPRFM_CHECK_ALL(std::abs(b.projected.nc1_pinv - lin.nc1_pinv) <= 1e-10 * lin.nc1_pinv);
   // And NC1 of the input against a direct serial computation.
   std::vector<double> mean(static_cast<std::size_t>(C) * p, 0.0), grand(p, 0.0);
@@ -305,7 +312,8 @@ BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
   for (int i = 0; i < n; ++i) {
     const int c = labels[static_cast<std::size_t>(i)];
     ++count[static_cast<std::size_t>(c)];
-    for (int j = 0; j < p; ++j) mean[static_cast<std::size_t>(c) * p + j] += hr[static_cast<std::size_t>(i) * p + j];
+    for (int j = 0; j < p; ++j)
+      mean[static_cast<std::size_t>(c) * p + j] += hr[static_cast<std::size_t>(i) * p + j];
   }
   for (int c = 0; c < C; ++c)
     for (int j = 0; j < p; ++j) {
@@ -321,7 +329,8 @@ BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
     }
   for (int c = 0; c < C; ++c)
     for (int j = 0; j < p; ++j) {
-      const double e = mean[static_cast<std::size_t>(c) * p + j] - grand[static_cast<std::size_t>(j)];
+      const double e =
+          mean[static_cast<std::size_t>(c) * p + j] - grand[static_cast<std::size_t>(j)];
       tb += e * e / C;
     }
   DEEPRFM_CHECK_ALL(std::abs(b.input.nc1 - tw / tb) <= 1e-12 * (tw / tb));
@@ -335,8 +344,8 @@ BOOST_AUTO_TEST_CASE(initialisation_and_minibatch_order_depend_on_the_seed_only)
   BOOST_CHECK(a.parameters() != c.parameters());
   // Bounds: Xavier-uniform times the gain, readout 1/sqrt(h).
   for (int l = 0; l < a.matrices(); ++l) {
-    const double bound = l < 3 ? 0.5 * std::sqrt(6.0 / (a.in_dim(l) + a.out_dim(l)))
-                               : 1.0 / std::sqrt(16.0);
+    const double bound =
+        l < 3 ? 0.5 * std::sqrt(6.0 / (a.in_dim(l) + a.out_dim(l))) : 1.0 / std::sqrt(16.0);
     const std::vector<double> w(a.weight(l), a.weight(l) + a.in_dim(l) * a.out_dim(l));
     BOOST_CHECK_LE(max_abs(w), bound);
     BOOST_CHECK_GT(max_abs(w), 0.8 * bound);

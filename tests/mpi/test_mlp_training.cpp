@@ -102,11 +102,11 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
     const double dl = max_rel_diff(distributed.running_losses, reference.running_losses);
     double dm = 0;
     for (std::size_t i = 0; i < reference.measurements.size(); ++i)
-      dm = std::max(dm, worst_measurement_diff(distributed.measurements[i],
-                                               reference.measurements[i]));
-    BOOST_TEST_MESSAGE(mlp::to_string(optimizer) << " at " << world.size()
-                       << " ranks vs 1: weights " << dp << ", losses " << dl
-                       << ", measurements " << dm);
+      dm = std::max(dm,
+                    worst_measurement_diff(distributed.measurements[i], reference.measurements[i]));
+    BOOST_TEST_MESSAGE(mlp::to_string(optimizer)
+                       << " at " << world.size() << " ranks vs 1: weights " << dp << ", losses "
+                       << dl << ", measurements " << dm);
     DEEPRFM_CHECK_ALL(dp < 1e-10);
     DEEPRFM_CHECK_ALL(dl < 1e-10);
     DEEPRFM_CHECK_ALL(dm < 1e-10);
@@ -121,7 +121,8 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
 BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    BOOST_TEST_MESSAGE(
+        "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
     return;
   }
   auto world = mpi::Communicator::world();
@@ -141,13 +142,13 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
   mlp::EpochRecord last;
   for (int e = 1; e <= 8; ++e) last = trainer.train_epoch(e, e == 8);
   const mlp::Measurement m = trainer.measure(8);
-  BOOST_TEST_MESSAGE("Fashion-MNIST: train loss " << before.train_loss << " -> "
-                     << last.eval.train_loss << ", accuracy train " << last.eval.train_accuracy
-                     << " test " << last.eval.test_accuracy);
+  BOOST_TEST_MESSAGE("Fashion-MNIST: train loss "
+                     << before.train_loss << " -> " << last.eval.train_loss << ", accuracy train "
+                     << last.eval.train_accuracy << " test " << last.eval.test_accuracy);
   for (const auto& l : m.layers)
     BOOST_TEST_MESSAGE("  layer " << l.layer + 1 << " NC1 " << l.collapse.input.nc1 << " > "
-                       << l.collapse.projected.nc1 << " > " << l.collapse.mapped.nc1
-                       << ", NFA corr " << l.nfa_corr << " sqrt " << l.nfa_corr_sqrt);
+                                  << l.collapse.projected.nc1 << " > " << l.collapse.mapped.nc1
+                                  << ", NFA corr " << l.nfa_corr << " sqrt " << l.nfa_corr_sqrt);
   DEEPRFM_CHECK_ALL(last.eval.train_loss < 0.5 * before.train_loss);
   DEEPRFM_CHECK_ALL(last.eval.train_accuracy > 0.8);
   DEEPRFM_CHECK_ALL(last.eval.test_accuracy > 0.6);
@@ -203,16 +204,17 @@ BOOST_AUTO_TEST_CASE(results_file_has_the_documented_layout) {
   const auto& last = measurements.back().layers[1];
   DEEPRFM_CHECK_ALL(f.read_attribute_double(layer, "nc1_projected") == last.collapse.projected.nc1);
   DEEPRFM_CHECK_ALL(f.read_attribute_double(layer, "nfa_corr_sqrt") == last.nfa_corr_sqrt);
-  DEEPRFM_CHECK_ALL(f.exists(layer + "/agop") && !f.exists("/measurements/epoch_0000/layer_01/agop"));
+  DEEPRFM_CHECK_ALL(f.exists(layer + "/agop") &&
+                    !f.exists("/measurements/epoch_0000/layer_01/agop"));
   DEEPRFM_CHECK_ALL(f.dims(layer + "/singular_values") == std::vector<hsize_t>{8});
   const auto columns = f.read_attribute_strings("/metrics/table", "columns");
   DEEPRFM_CHECK_ALL(columns == mlp::metric_columns());
-  DEEPRFM_CHECK_ALL((f.dims("/metrics/table") ==
-                     std::vector<hsize_t>{4, hsize_t(mlp::metric_columns().size())}));
+  DEEPRFM_CHECK_ALL(
+      (f.dims("/metrics/table") == std::vector<hsize_t>{4, hsize_t(mlp::metric_columns().size())}));
   const auto nfa = f.read_all_double("/metrics/nfa_corr");
   DEEPRFM_CHECK_ALL(nfa.size() == 4 && nfa[3] == last.nfa_corr);
-  DEEPRFM_CHECK_ALL((f.dims("/epochs/table") ==
-                     std::vector<hsize_t>{2, hsize_t(mlp::epoch_columns().size())}));
+  DEEPRFM_CHECK_ALL(
+      (f.dims("/epochs/table") == std::vector<hsize_t>{2, hsize_t(mlp::epoch_columns().size())}));
   const auto readout = f.read_all_double("/weights/readout");
   const auto& net = trainer.network();
   DEEPRFM_CHECK_ALL(readout == std::vector<double>(net.weight(2), net.weight(2) + 3 * 8));

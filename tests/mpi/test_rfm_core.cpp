@@ -119,8 +119,9 @@ BOOST_AUTO_TEST_CASE(rectangular_kernel_block_with_row_offset) {
     double err = 0;
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j)
-        err = std::max(err, std::abs(kf[i * n + j] -
-                                     std::exp(-distance(&xs[(row0 + i) * d], &zs[j * d], d) / 2.0)));
+        err =
+            std::max(err, std::abs(kf[i * n + j] -
+                                   std::exp(-distance(&xs[(row0 + i) * d], &zs[j * d], d) / 2.0)));
     DEEPRFM_CHECK_ALL(err < 10 * d * kEps);
   }
 }

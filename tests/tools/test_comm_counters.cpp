@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(pdgemm_inside_scalapack_is_counted) {
     if (p == 1) {
       BOOST_CHECK_EQUAL(total, 0.0);  // one rank: nothing leaves the process
     } else {
-      BOOST_CHECK_GT(total, 0.0);        // BLACS calls were intercepted
+      BOOST_CHECK_GT(total, 0.0);  // BLACS calls were intercepted
       BOOST_CHECK_GT(total_calls, 0.0);
       // pdgemm cannot move more than every rank receiving all of A and B.
       BOOST_CHECK_LE(total, 8.0 * p * (double(n) * k * 2));
@@ -89,9 +89,11 @@ BOOST_AUTO_TEST_CASE(collective_volumes_follow_the_definition) {
   for (int j = 0; j < p; ++j) counts[static_cast<std::size_t>(j)] = 10 + 3 * j;
   int total_count = 0;
   for (int c : counts) total_count += c;
-  std::vector<double> rs_in(static_cast<std::size_t>(total_count), 1.0), rs_out(counts[world.rank()]);
+  std::vector<double> rs_in(static_cast<std::size_t>(total_count), 1.0),
+      rs_out(counts[world.rank()]);
   b0 = comm_bytes_sent();
-  MPI_Reduce_scatter(rs_in.data(), rs_out.data(), counts.data(), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Reduce_scatter(rs_in.data(), rs_out.data(), counts.data(), MPI_DOUBLE, MPI_SUM,
+                     MPI_COMM_WORLD);
   const double reduce_scatter = static_cast<double>(comm_bytes_sent() - b0);
   const double reduce_scatter_expected = 8.0 * (total_count - counts[world.rank()]);
 
@@ -107,9 +109,7 @@ BOOST_AUTO_TEST_CASE(scoped_phase_records_bytes) {
   const int p = world.size();
   PhaseTimers timers;
   std::vector<double> buf(500, 1.0);
-  {
-    ScopedPhase phase(timers, "quiet", 0);
-  }
+  { ScopedPhase phase(timers, "quiet", 0); }
   {
     ScopedPhase phase(timers, "reduce", 0);
     world.sum_in_place(buf.data(), buf.size());

@@ -10,18 +10,17 @@ namespace deeprfm {
 
 /// What went wrong, in categories a job script can act on (also the process exit code).
 enum class ErrorKind : int {
-  input = 2,       ///< bad option, bad file, bad data
-  numerical = 3,   ///< factorisation failed, residual too large, NaN/Inf
-  resource = 4,    ///< memory, file system, HDF5
-  internal = 5,    ///< a bug: an invariant did not hold
+  input = 2,      ///< bad option, bad file, bad data
+  numerical = 3,  ///< factorisation failed, residual too large, NaN/Inf
+  resource = 4,   ///< memory, file system, HDF5
+  internal = 5,   ///< a bug: an invariant did not hold
   // 75 (EX_TEMPFAIL) is the exit code of a run stopped by a signal: core/run_control.hpp.
 };
 
 /// The exception every deeprfm error is. Local: throwing it says nothing to other ranks.
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message, const char* file, int line,
-        bool agreed = false)
+  Error(ErrorKind kind, const std::string& message, const char* file, int line, bool agreed = false)
       : std::runtime_error(message), kind_(kind), file_(file), line_(line), agreed_(agreed) {}
   ErrorKind kind() const noexcept { return kind_; }
   const char* file() const noexcept { return file_; }
@@ -46,18 +45,19 @@ namespace detail {
 
 }  // namespace deeprfm
 
-/// Throw deeprfm::Error of the given kind; the message is streamed: DEEPRFM_THROW(input, "n=" << n).
-#define DEEPRFM_THROW(kind, msg)                                                           \
-  do {                                                                                     \
-    std::ostringstream deeprfm_oss_;                                                       \
-    deeprfm_oss_ << msg;                                                                   \
+/// Throw deeprfm::Error of the given kind; the message is streamed: DEEPRFM_THROW(input, "n=" <<
+/// n).
+#define DEEPRFM_THROW(kind, msg)                                                             \
+  do {                                                                                       \
+    std::ostringstream deeprfm_oss_;                                                         \
+    deeprfm_oss_ << msg;                                                                     \
     ::deeprfm::detail::throw_error(::deeprfm::ErrorKind::kind, deeprfm_oss_.str(), __FILE__, \
-                                   __LINE__);                                              \
+                                   __LINE__);                                                \
   } while (0)
 
 /// Throw if the condition does not hold (local check).
-#define DEEPRFM_CHECK(cond, kind, msg) \
-  do {                                 \
+#define DEEPRFM_CHECK(cond, kind, msg)     \
+  do {                                     \
     if (!(cond)) DEEPRFM_THROW(kind, msg); \
   } while (0)
 

@@ -16,7 +16,8 @@ namespace deeprfm {
 struct PhaseRecord {
   double seconds = 0.0;
   double flops = 0.0;  ///< useful floating point operations, whole problem (not per rank)
-  double bytes = 0.0;  ///< bytes this rank sent through MPI (core/comm_counters.hpp), this rank only
+  double bytes =
+      0.0;  ///< bytes this rank sent through MPI (core/comm_counters.hpp), this rank only
   long calls = 0;
 };
 
@@ -47,7 +48,10 @@ inline double wall_seconds() {
 class ScopedPhase {
  public:
   ScopedPhase(PhaseTimers& timers, std::string phase, double flops = 0.0)
-      : timers_(timers), phase_(std::move(phase)), flops_(flops), start_(wall_seconds()),
+      : timers_(timers),
+        phase_(std::move(phase)),
+        flops_(flops),
+        start_(wall_seconds()),
         start_bytes_(comm_bytes_sent()) {}
   ~ScopedPhase() {
     timers_.add(phase_, wall_seconds() - start_, flops_,

@@ -57,9 +57,9 @@ class SampleSource {
 
 /// A preprocessed, distributed data set: rows are samples, stably sorted by class.
 struct Dataset {
-  la::DistMatrix<double> x;                 ///< n x d, block-cyclic
-  std::vector<int> labels;                  ///< n labels, replicated, sorted ascending
-  std::vector<std::int64_t> source_index;   ///< row i came from sample source_index[i]
+  la::DistMatrix<double> x;                ///< n x d, block-cyclic
+  std::vector<int> labels;                 ///< n labels, replicated, sorted ascending
+  std::vector<std::int64_t> source_index;  ///< row i came from sample source_index[i]
   int classes = 0;
   int n() const { return x.rows(); }
   int dim() const { return x.cols(); }
@@ -113,9 +113,9 @@ inline constexpr std::size_t kDefaultReadChunkBytes = std::size_t(16) << 20;
 /// windows of at most `chunk_bytes` of decoded data (contiguous source ranges, small gaps read
 /// through), and every window round ends with one MPI_Alltoallv that sends each row's pieces to
 /// the ranks owning that row and each column block. Per-rank memory: the local part of the
-/// result, O(chunk_bytes) of buffers and O(n) replicated indices. NaN or Inf values are rejected with Error(input) naming
-/// `set_name` and the first bad sample (source index). Collective over grid.full(); every
-/// failure (I/O, bad values) is agreed across ranks.
+/// result, O(chunk_bytes) of buffers and O(n) replicated indices. NaN or Inf values are rejected
+/// with Error(input) naming `set_name` and the first bad sample (source index). Collective over
+/// grid.full(); every failure (I/O, bad values) is agreed across ranks.
 la::DistMatrix<double> read_distributed(SampleSource& source,
                                         const std::vector<std::int64_t>& selection,
                                         const grid::ProcessGrid& grid, int block,

@@ -81,8 +81,7 @@ class File {
                         const double* data);
   void write_replicated(const std::string& path, const std::vector<hsize_t>& dims,
                         const std::int64_t* data);
-  void write_replicated(const std::string& path, const std::vector<hsize_t>& dims,
-                        const int* data);
+  void write_replicated(const std::string& path, const std::vector<hsize_t>& dims, const int* data);
   /// A rows x cols dataset (row-major in the file: h5py sees samples as rows) from a
   /// block-cyclic matrix; every rank writes its own blocks with one collective H5Dwrite.
   /// Collective.

@@ -23,8 +23,7 @@ class RunStore {
 
   /// Start a new run: write run info and data into the results file, with 0 complete layers
   /// (refusing an existing file unless `overwrite`). Collective.
-  void create(bool overwrite, const RunInfo& info, const data::TrainTest& data,
-              int layers_planned);
+  void create(bool overwrite, const RunInfo& info, const data::TrainTest& data, int layers_planned);
 
   /// Read an existing run's checkpoint (refusing a file that is not a deeprfm checkpoint),
   /// and remove stale temporary and companion files left by a crash. Collective.

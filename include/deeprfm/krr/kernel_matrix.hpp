@@ -27,9 +27,9 @@ struct LocalNearPair {
 
 /// What the assembly found: counts summed over all ranks, and this rank's near pairs.
 struct KernelStats {
-  std::int64_t near_pairs = 0;              ///< pairs recomputed from differences
-  std::int64_t near_pairs_unrecomputed = 0; ///< near pairs left at Gram accuracy (over budget)
-  std::int64_t coincident_pairs = 0;        ///< off-diagonal pairs at distance < 1e-10
+  std::int64_t near_pairs = 0;               ///< pairs recomputed from differences
+  std::int64_t near_pairs_unrecomputed = 0;  ///< near pairs left at Gram accuracy (over budget)
+  std::int64_t coincident_pairs = 0;         ///< off-diagonal pairs at distance < 1e-10
   double seconds_gram = 0;
   double seconds_elementwise = 0;
   std::vector<LocalNearPair> local_near_pairs;  ///< this rank's (not summed)

@@ -31,8 +31,8 @@ double residual_with_rebuilt_kernel(const kernels::Kernel& kernel, const la::Dis
 
 /// What the refinement did; identical on every rank.
 struct RefinementReport {
-  std::vector<double> residuals;   ///< relative residual after each solve (the last is final)
-  double rcond = 0;                ///< reciprocal condition estimate of K + mu I (single)
+  std::vector<double> residuals;  ///< relative residual after each solve (the last is final)
+  double rcond = 0;               ///< reciprocal condition estimate of K + mu I (single)
   double seconds_factorization = 0;
   double seconds_refinement = 0;
   int kernel_rebuilds = 0;         ///< double-precision kernel passes (2 n^2 d flops each)

@@ -6,8 +6,8 @@ namespace deeprfm::krr {
 
 /// What the solve reports; identical on every rank.
 struct SolveReport {
-  double rcond = 0;     ///< reciprocal 1-norm condition estimate of K + mu I (pdpocon)
-  double anorm = 0;     ///< ||K + mu I||_1
+  double rcond = 0;                  ///< reciprocal 1-norm condition estimate of K + mu I (pdpocon)
+  double anorm = 0;                  ///< ||K + mu I||_1
   double seconds_factorization = 0;  ///< pdlansy + pdpotrf + pdpocon (this rank)
   double seconds_solve = 0;          ///< pdpotrs
   double bytes_factorization = 0;    ///< bytes this rank sent in the factorisation

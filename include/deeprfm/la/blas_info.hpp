@@ -6,10 +6,10 @@
 namespace deeprfm::la {
 
 struct BlasInfo {
-  std::string library;   ///< "OpenBLAS", or "unknown" for another BLAS
-  std::string kernels;   ///< OpenBLAS core name (e.g. "SkylakeX", "Haswell", "Prescott")
-  int threads = 1;       ///< BLAS threads of this rank
-  std::string advice;    ///< non-empty when the kernels are slower than the CPU allows
+  std::string library;  ///< "OpenBLAS", or "unknown" for another BLAS
+  std::string kernels;  ///< OpenBLAS core name (e.g. "SkylakeX", "Haswell", "Prescott")
+  int threads = 1;      ///< BLAS threads of this rank
+  std::string advice;   ///< non-empty when the kernels are slower than the CPU allows
 };
 
 /// Query the BLAS library. Local.

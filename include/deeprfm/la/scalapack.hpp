@@ -63,13 +63,13 @@ double pdlange_(const char* norm, const int* m, const int* n, const double* a, c
 double pdlansy_(const char* norm, const char* uplo, const int* n, const double* a, const int* ia,
                 const int* ja, const int* desca, double* work);
 void pspocon_(const char* uplo, const int* n, const float* a, const int* ia, const int* ja,
-              const int* desca, const float* anorm, float* rcond, float* work,
-              const int* lwork, int* iwork, const int* liwork, int* info);
+              const int* desca, const float* anorm, float* rcond, float* work, const int* lwork,
+              int* iwork, const int* liwork, int* info);
 float pslansy_(const char* norm, const char* uplo, const int* n, const float* a, const int* ia,
                const int* ja, const int* desca, float* work);
 void pdpocon_(const char* uplo, const int* n, const double* a, const int* ia, const int* ja,
-              const int* desca, const double* anorm, double* rcond, double* work,
-              const int* lwork, int* iwork, const int* liwork, int* info);
+              const int* desca, const double* anorm, double* rcond, double* work, const int* lwork,
+              int* iwork, const int* liwork, int* info);
 
 // BLAS / LAPACK (serial, for replicated d x d work).
 void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
@@ -80,8 +80,8 @@ void sgemm_(const char* transa, const char* transb, const int* m, const int* n, 
             const float* beta, float* c, const int* ldc);
 void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
             const double* a, const int* lda, const double* beta, double* c, const int* ldc);
-void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda,
-             double* w, double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+             double* work, const int* lwork, int* iwork, const int* liwork, int* info);
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
              double* b, const int* ldb, int* info);
@@ -101,8 +101,8 @@ void gemm(char transa, char transb, int m, int n, int k, T alpha, const DistMatr
           int ja, const DistMatrix<T>& b, int ib, int jb, T beta, DistMatrix<T>& c, int ic, int jc);
 /// Whole-matrix form of gemm. Collective.
 template <class T>
-void gemm(char transa, char transb, T alpha, const DistMatrix<T>& a, const DistMatrix<T>& b,
-          T beta, DistMatrix<T>& c);
+void gemm(char transa, char transb, T alpha, const DistMatrix<T>& a, const DistMatrix<T>& b, T beta,
+          DistMatrix<T>& c);
 /// C = alpha A A^T + beta C (trans = 'N') or alpha A^T A + beta C (trans = 'T') on the `uplo`
 /// triangle. Collective.
 template <class T>

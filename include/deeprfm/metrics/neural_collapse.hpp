@@ -22,13 +22,13 @@ namespace deeprfm::metrics {
 /// - a centred class mean of norm 0 (mu_c = mu_G): nc2_etf = NaN;
 /// - an uncentred class mean of norm 0: nc2_orth = NaN.
 struct CollapseMetrics {
-  double nc1 = 0;         ///< tr(Sigma_W) / tr(Sigma_B)
+  double nc1 = 0;  ///< tr(Sigma_W) / tr(Sigma_B)
   /// tr(Sigma_W Sigma_B^+) / C. The pseudo-inverse keeps the eigenvalues of Sigma_B above
   /// lambda_max * C * p * eps (eps = double epsilon); smaller ones are treated as zero, i.e.
   /// as directions in which the class means do not differ (see between_rank).
   double nc1_pinv = 0;
-  double nc2_etf = 0;     ///< || M M^T - Sigma_ETF ||_F, M = centred, normalised class means
-  double nc2_orth = 0;    ///< || M M^T - I ||_F, M = uncentred, normalised class means
+  double nc2_etf = 0;        ///< || M M^T - Sigma_ETF ||_F, M = centred, normalised class means
+  double nc2_orth = 0;       ///< || M M^T - I ||_F, M = uncentred, normalised class means
   double trace_within = 0;   ///< tr(Sigma_W)
   double trace_between = 0;  ///< tr(Sigma_B)
   int between_rank = 0;      ///< numerical rank of Sigma_B used by nc1_pinv (<= min(C-1, p))

@@ -20,8 +20,8 @@ struct RightSingularStructure {
 
 /// LAPACK dgesdd on rank 0, broadcast, so every rank holds identical bits. A failure
 /// (info != 0) is Error(numerical) on every rank. Collective over comm.
-RightSingularStructure right_singular_structure(const std::vector<double>& w, int rows,
-                                                int cols, const mpi::Communicator& comm);
+RightSingularStructure right_singular_structure(const std::vector<double>& w, int rows, int cols,
+                                                const mpi::Communicator& comm);
 
 /// The three stages of one layer.
 struct LayerCollapse {

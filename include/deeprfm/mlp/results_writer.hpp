@@ -36,9 +36,8 @@ class ResultsWriter {
   /// Root attributes (program, version, command line, ranks, BLAS) and /config (every option
   /// as text). Collective.
   void write_run_info(const std::string& command_line,
-                      const std::vector<std::pair<std::string, std::string>>& options,
-                      int ranks, const std::string& blas_library, int blas_threads,
-                      std::int64_t parameters);
+                      const std::vector<std::pair<std::string, std::string>>& options, int ranks,
+                      const std::string& blas_library, int blas_threads, std::int64_t parameters);
   /// /data: sizes, labels, source indices, standardisation statistics. Collective.
   void write_data(const data::TrainTest& data);
   /// /measurements/epoch_NNNN (+ /layer_NN per hidden layer; the AGOPs when save_agops).

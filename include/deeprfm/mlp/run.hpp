@@ -17,7 +17,7 @@ namespace deeprfm::mlp {
 struct RunSettings {
   data::DataOptions data;
   MlpConfig model;
-  int block = 128;                  ///< block size of the data loading grid
+  int block = 128;  ///< block size of the data loading grid
   std::string output = "deeprfm-mlp-results.h5";
   bool overwrite = false;
   bool save_weights = false;

@@ -27,23 +27,23 @@ struct Evaluation {
 
 /// One epoch of training.
 struct EpochRecord {
-  int epoch = 0;                 ///< 1-based
-  double running_loss = 0;       ///< mean of the epoch's minibatch losses, weighted by size
+  int epoch = 0;            ///< 1-based
+  double running_loss = 0;  ///< mean of the epoch's minibatch losses, weighted by size
   bool evaluated = false;
-  Evaluation eval;               ///< after the epoch (when evaluated)
-  double seconds = 0;            ///< training time of the epoch (without evaluation)
+  Evaluation eval;     ///< after the epoch (when evaluated)
+  double seconds = 0;  ///< training time of the epoch (without evaluation)
 };
 
 /// Measurements of one hidden layer l (input H_l, weight W_l).
 struct LayerMeasurement {
-  int layer = 0;                 ///< 0-based
+  int layer = 0;  ///< 0-based
   int dim_in = 0, dim_out = 0;
-  LayerCollapse collapse;        ///< NC of H_l, Sigma V^T H_l, ReLU(W_l H_l) = H_{l+1}
-  double nfa_corr = 0;           ///< Pearson(vec(W^T W), vec(AGOP_l))
-  double nfa_corr_sqrt = 0;      ///< Pearson(vec(W^T W), vec(AGOP_l^{1/2}))
-  double nfa_cos = 0;            ///< cosine(vec(W^T W), vec(AGOP_l))
-  double nfa_cos_sqrt = 0;       ///< cosine(vec(W^T W), vec(AGOP_l^{1/2}))
-  std::vector<double> agop;      ///< dim_in x dim_in, row-major, (1/n) sum_i J_i^T J_i
+  LayerCollapse collapse;    ///< NC of H_l, Sigma V^T H_l, ReLU(W_l H_l) = H_{l+1}
+  double nfa_corr = 0;       ///< Pearson(vec(W^T W), vec(AGOP_l))
+  double nfa_corr_sqrt = 0;  ///< Pearson(vec(W^T W), vec(AGOP_l^{1/2}))
+  double nfa_cos = 0;        ///< cosine(vec(W^T W), vec(AGOP_l))
+  double nfa_cos_sqrt = 0;   ///< cosine(vec(W^T W), vec(AGOP_l^{1/2}))
+  std::vector<double> agop;  ///< dim_in x dim_in, row-major, (1/n) sum_i J_i^T J_i
 };
 
 /// Everything measured at one epoch (0 = at initialisation).
@@ -51,7 +51,7 @@ struct Measurement {
   int epoch = 0;
   Evaluation eval;
   std::vector<LayerMeasurement> layers;
-  double seconds = 0;            ///< time the measurement took
+  double seconds = 0;  ///< time the measurement took
 };
 
 class Trainer {

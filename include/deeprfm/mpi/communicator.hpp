@@ -82,7 +82,7 @@ void run_agreed(const Communicator& comm, Body&& body) {
 
 /// Agree on a local condition: throws the same Error on every rank if it fails anywhere.
 /// Collective (every rank must reach it).
-#define DEEPRFM_AGREE(comm, cond, kind, msg)                                     \
+#define DEEPRFM_AGREE(comm, cond, kind, msg) \
   ::deeprfm::mpi::run_agreed((comm), [&] { DEEPRFM_CHECK(cond, kind, msg); })
 
 }  // namespace deeprfm::mpi

@@ -9,17 +9,17 @@
 namespace deeprfm::rfm {
 
 struct ModelConfig {
-  kernels::Kernel kernel;                      ///< Laplace, bandwidth 2.0
-  double ridge = 0.0;                          ///< mu; 0 = ridgeless (the paper)
-  int width = 512;                             ///< D, random-feature width
-  int layers = 8;                              ///< L
+  kernels::Kernel kernel;  ///< Laplace, bandwidth 2.0
+  double ridge = 0.0;      ///< mu; 0 = ridgeless (the paper)
+  int width = 512;         ///< D, random-feature width
+  int layers = 8;          ///< L
   FeatureInit feature_init = FeatureInit::gaussian;
-  std::uint64_t seed = 1;                      ///< seeds W_l (and synthetic data)
-  int block = la::kDefaultBlockSize;           ///< block-cyclic block size
-  double residual_tolerance = 1e-6;            ///< a solve with a larger relative residual fails
-  bool ridge_escalation = false;               ///< on a failed Cholesky, raise the ridge (logged)
-  bool mixed_precision = false;                ///< K in single precision + refinement in double
-  int max_ridge_escalations = 12;              ///< raises by 10x before giving up
+  std::uint64_t seed = 1;             ///< seeds W_l (and synthetic data)
+  int block = la::kDefaultBlockSize;  ///< block-cyclic block size
+  double residual_tolerance = 1e-6;   ///< a solve with a larger relative residual fails
+  bool ridge_escalation = false;      ///< on a failed Cholesky, raise the ridge (logged)
+  bool mixed_precision = false;       ///< K in single precision + refinement in double
+  int max_ridge_escalations = 12;     ///< raises by 10x before giving up
 
   /// Throws Error(input) for a non-positive bandwidth, width, layer count or block size, or a
   /// negative / non-finite ridge. Local (every rank checks the same values).

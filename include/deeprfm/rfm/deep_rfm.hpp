@@ -15,24 +15,24 @@ namespace deeprfm::rfm {
 
 /// Everything one layer measured; identical on every rank (timings: the maximum over ranks).
 struct LayerResult {
-  int layer = 0;                     ///< 0-based
-  int dim_in = 0;                    ///< d of this layer's input
-  metrics::CollapseMetrics input;    ///< X_l (after row normalisation)
-  metrics::CollapseMetrics projected;///< X_l S
-  metrics::CollapseMetrics mapped;   ///< X_{l+1} = ReLU(X_l S W_l^T)
-  double residual = 0;               ///< ||(K + mu I) A - Y||_F / ||Y||_F
-  double rcond = 0;                  ///< reciprocal condition estimate of K + mu I
-  double ridge = 0;                  ///< the ridge mu the solve used
-  std::vector<double> ridges_tried;  ///< with --ridge-escalation: every ridge that failed
+  int layer = 0;                             ///< 0-based
+  int dim_in = 0;                            ///< d of this layer's input
+  metrics::CollapseMetrics input;            ///< X_l (after row normalisation)
+  metrics::CollapseMetrics projected;        ///< X_l S
+  metrics::CollapseMetrics mapped;           ///< X_{l+1} = ReLU(X_l S W_l^T)
+  double residual = 0;                       ///< ||(K + mu I) A - Y||_F / ||Y||_F
+  double rcond = 0;                          ///< reciprocal condition estimate of K + mu I
+  double ridge = 0;                          ///< the ridge mu the solve used
+  std::vector<double> ridges_tried;          ///< with --ridge-escalation: every ridge that failed
   std::vector<double> refinement_residuals;  ///< mixed precision: residual after each step
-  double peak_rss_bytes = 0;         ///< largest peak resident set size over ranks so far
+  double peak_rss_bytes = 0;                 ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
   krr::KernelStats kernel_stats;
-  std::vector<double> agop;          ///< d x d row-major
+  std::vector<double> agop;              ///< d x d row-major
   std::vector<double> agop_eigenvalues;  ///< ascending
   int clipped_eigenvalues = 0;
-  PhaseTimers timers;                ///< per phase: max seconds over ranks, total flops
+  PhaseTimers timers;  ///< per phase: max seconds over ranks, total flops
 };
 
 /// Per-rank memory (bytes) the layers need at their peak on a grid_rows x grid_cols grid, the

@@ -29,7 +29,7 @@ void multiply_replicated(const la::DistMatrix<double>& x, const std::vector<doub
                          la::DistMatrix<double>& out);
 
 /// out = ReLU(x W^T) with W width x d replicated row-major (out is n x width). Collective.
-void apply_random_features(const la::DistMatrix<double>& x, const std::vector<double>& w,
-                           int width, la::DistMatrix<double>& out);
+void apply_random_features(const la::DistMatrix<double>& x, const std::vector<double>& w, int width,
+                           la::DistMatrix<double>& out);
 
 }  // namespace deeprfm::rfm

@@ -8,9 +8,9 @@
 namespace deeprfm::rfm {
 
 struct MatrixSqrt {
-  std::vector<double> sqrt;          ///< d x d, row-major, symmetric
-  std::vector<double> eigenvalues;   ///< of G, ascending, before clipping
-  int clipped = 0;                   ///< eigenvalues < 0 set to 0
+  std::vector<double> sqrt;         ///< d x d, row-major, symmetric
+  std::vector<double> eigenvalues;  ///< of G, ascending, before clipping
+  int clipped = 0;                  ///< eigenvalues < 0 set to 0
 };
 
 /// Square root of the replicated d x d matrix `g`, computed on rank 0 (threaded LAPACK beats

@@ -8,6 +8,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "option_text.hpp"
+
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/core/run_control.hpp>
 #include <deeprfm/version.hpp>
@@ -17,22 +19,6 @@ namespace po = boost::program_options;
 namespace deeprfm::app {
 
 namespace {
-
-std::string to_text(const boost::any& value) {
-  if (value.type() == typeid(std::string)) return boost::any_cast<std::string>(value);
-  if (value.type() == typeid(int)) return std::to_string(boost::any_cast<int>(value));
-  if (value.type() == typeid(std::int64_t))
-    return std::to_string(boost::any_cast<std::int64_t>(value));
-  if (value.type() == typeid(std::uint64_t))
-    return std::to_string(boost::any_cast<std::uint64_t>(value));
-  if (value.type() == typeid(bool)) return boost::any_cast<bool>(value) ? "true" : "false";
-  if (value.type() == typeid(double)) {
-    std::ostringstream os;
-    os << std::setprecision(17) << boost::any_cast<double>(value);
-    return os.str();
-  }
-  return "?";
-}
 
 /// Options that steer one invocation only: never stored, never compared on --resume.
 const std::set<std::string>& invocation_options() {
@@ -195,7 +181,7 @@ RunOptions from_variables(const po::variables_map& vm) {
 
   for (const auto& [name, value] : vm) {
     if (invocation_options().count(name)) continue;
-    o.effective.emplace_back(name, to_text(value.value()));
+    o.effective.emplace_back(name, option_to_text(value.value()));
   }
   return o;
 }
@@ -274,7 +260,7 @@ ParseResult parse_command_line(int argc, char** argv,
     const auto& changeable = options_changeable_on_resume();
     for (const auto& [name, value] : cmd) {
       if (value.defaulted() || invocation_options().count(name)) continue;
-      const std::string given = to_text(value.value());
+      const std::string given = option_to_text(value.value());
       const auto it = stored_map.find(name);
       const bool may_change =
           std::find(changeable.begin(), changeable.end(), name) != changeable.end();
@@ -292,7 +278,8 @@ ParseResult parse_command_line(int argc, char** argv,
     // Options given on the command line that steer only this invocation.
     for (const auto& name : invocation_options()) {
       if (name == "help" || name == "version" || name == "config") continue;
-      if (cmd.count(name) && !cmd[name].defaulted()) stored_map[name] = to_text(cmd[name].value());
+      if (cmd.count(name) && !cmd[name].defaulted())
+        stored_map[name] = option_to_text(cmd[name].value());
     }
     for (const auto& [name, value] : stored_map) text << name << " = " << value << "\n";
     std::istringstream in(text.str());

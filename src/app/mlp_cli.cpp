@@ -9,6 +9,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "option_text.hpp"
+
 #include <deeprfm/core/error.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/version.hpp>
@@ -18,24 +20,6 @@ namespace po = boost::program_options;
 namespace deeprfm::app {
 
 namespace {
-
-std::string to_text(const boost::any& value) {
-  if (value.type() == typeid(std::string)) return boost::any_cast<std::string>(value);
-  if (value.type() == typeid(int)) return std::to_string(boost::any_cast<int>(value));
-  if (value.type() == typeid(long)) return std::to_string(boost::any_cast<long>(value));
-  if (value.type() == typeid(long long)) return std::to_string(boost::any_cast<long long>(value));
-  if (value.type() == typeid(unsigned long))
-    return std::to_string(boost::any_cast<unsigned long>(value));
-  if (value.type() == typeid(unsigned long long))
-    return std::to_string(boost::any_cast<unsigned long long>(value));
-  if (value.type() == typeid(bool)) return boost::any_cast<bool>(value) ? "true" : "false";
-  if (value.type() == typeid(double)) {
-    std::ostringstream os;
-    os << std::setprecision(17) << boost::any_cast<double>(value);
-    return os.str();
-  }
-  return "?";
-}
 
 /// Options that steer one invocation only: never compared on --resume.
 const std::set<std::string>& invocation_options() {
@@ -208,7 +192,7 @@ MlpParseResult parse_mlp_command_line(
       const auto& changeable = mlp_options_changeable_on_resume();
       for (const auto& [name, value] : cmd) {
         if (value.defaulted() || invocation_options().count(name)) continue;
-        const std::string given = to_text(value.value());
+        const std::string given = option_to_text(value.value());
         const auto it = base.find(name);
         if (std::find(changeable.begin(), changeable.end(), name) != changeable.end()) {
           base[name] = given;
@@ -228,7 +212,7 @@ MlpParseResult parse_mlp_command_line(
       base["output"] = resume;
       base["resume"] = resume;
       if (cmd.count("quiet") && !cmd["quiet"].defaulted())
-        base["quiet"] = to_text(cmd["quiet"].value());
+        base["quiet"] = option_to_text(cmd["quiet"].value());
       std::ostringstream text;
       for (const auto& [name, value] : base) text << name << " = " << value << "\n";
       std::istringstream in(text.str());
@@ -276,7 +260,7 @@ MlpParseResult parse_mlp_command_line(
   o.command_line = cmdline.str();
   for (const auto& [name, value] : vm) {
     if (name == "help" || name == "version" || name == "resume") continue;
-    o.effective.emplace_back(name, to_text(value.value()));
+    o.effective.emplace_back(name, option_to_text(value.value()));
   }
   result.run = true;
   return result;

@@ -87,8 +87,7 @@ void ResultsWriter::write_run_info(const RunInfo& info) {
   f.flush();
 }
 
-void ResultsWriter::write_data(const data::TrainTest& data) {
-  File& f = file_;
+void write_data_group(File& f, const data::TrainTest& data) {
   f.ensure_group("/data");
   f.write_attribute("/data", "description", data.description);
   f.write_attribute("/data", "n_train", static_cast<std::int64_t>(data.train.n()));
@@ -111,6 +110,8 @@ void ResultsWriter::write_data(const data::TrainTest& data) {
                      data.feature_std.data());
   f.flush();
 }
+
+void ResultsWriter::write_data(const data::TrainTest& data) { write_data_group(file_, data); }
 
 void ResultsWriter::write_layer(const rfm::LayerResult& layer,
                                 const la::DistMatrix<double>* features) {

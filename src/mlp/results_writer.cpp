@@ -1,5 +1,7 @@
 #include <deeprfm/mlp/results_writer.hpp>
 
+#include <deeprfm/io/results_writer.hpp>
+
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -162,30 +164,7 @@ void ResultsWriter::write_run_info(const std::string& command_line,
   f.flush();
 }
 
-void ResultsWriter::write_data(const data::TrainTest& data) {
-  io::File& f = file_;
-  f.ensure_group("/data");
-  f.write_attribute("/data", "description", data.description);
-  f.write_attribute("/data", "n_train", static_cast<std::int64_t>(data.train.n()));
-  f.write_attribute("/data", "n_test", static_cast<std::int64_t>(data.test.n()));
-  f.write_attribute("/data", "dim", static_cast<std::int64_t>(data.train.dim()));
-  f.write_attribute("/data", "classes", static_cast<std::int64_t>(data.train.classes));
-  f.write_replicated("/data/train_labels", {hsize_t(data.train.labels.size())},
-                     data.train.labels.data());
-  f.write_replicated("/data/train_source_index", {hsize_t(data.train.source_index.size())},
-                     data.train.source_index.data());
-  if (data.test.n() > 0) {
-    f.write_replicated("/data/test_labels", {hsize_t(data.test.labels.size())},
-                       data.test.labels.data());
-    f.write_replicated("/data/test_source_index", {hsize_t(data.test.source_index.size())},
-                       data.test.source_index.data());
-  }
-  f.write_replicated("/data/feature_mean", {hsize_t(data.feature_mean.size())},
-                     data.feature_mean.data());
-  f.write_replicated("/data/feature_std", {hsize_t(data.feature_std.size())},
-                     data.feature_std.data());
-  f.flush();
-}
+void ResultsWriter::write_data(const data::TrainTest& data) { io::write_data_group(file_, data); }
 
 void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
   io::File& f = file_;

@@ -31,6 +31,10 @@ const std::vector<std::string>& metric_columns();
 /// The row of metric_columns() values for one layer. Local.
 std::vector<double> metric_row(const rfm::LayerResult& layer);
 
+/// /data: labels, source indices, standardisation statistics (shared by deeprfm and
+/// deeprfm-mlp files). Collective over the file's communicator.
+void write_data_group(File& f, const data::TrainTest& data);
+
 class ResultsWriter {
  public:
   /// Create the file (refused if it exists, unless overwrite). Collective over comm.

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   auto world = mpi::Communicator::world();
   try {
     int n = 4000, dim = 784, width = 512, classes = 10, block = la::kDefaultBlockSize;
-    int gemm_size = 0, repeats = 3, blas_threads = 0, layer_index = 0;
+    int gemm_size = 0, repeats = 3, blas_threads = 0, layer_index = 0, pblas_block = 0;
     std::string grid_text, json, kernel = "laplace";
     double ridge = 0.0;
     std::string precision = "double";
@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
         "grid", po::value<std::string>(&grid_text)->default_value(""), "process grid PrxPc")(
         "block-size", po::value<int>(&block)->default_value(la::kDefaultBlockSize), "block size")(
         "blas-threads", po::value<int>(&blas_threads)->default_value(0), "BLAS threads per rank")(
+        "pblas-block", po::value<int>(&pblas_block)->default_value(0),
+        "PBLAS logical block (PILAENV; 0 = smallest multiple of --block-size >= 512)")(
         "gemm-size", po::value<int>(&gemm_size)->default_value(0),
         "m = n of the reference GEMM (default: min(n, 8192)); k = d")(
         "repeats", po::value<int>(&repeats)->default_value(3), "GEMM repetitions (best is kept)")(
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     la::set_blas_threads(blas_threads);
+    la::set_pblas_logical_block(pblas_block > 0 ? pblas_block
+                                                : la::default_pblas_logical_block(block));
     grid::GridShape shape;
     mpi::run_agreed(world, [&] {
       shape = grid_text.empty() ? grid::most_square_shape(world.size())
@@ -135,9 +139,10 @@ int main(int argc, char** argv) {
     const bool root = world.rank() == 0;
     if (root) {
       std::printf(
-          "deeprfm-bench %s (%s): %d ranks, grid %s, block %d, %s '%s', %d thread(s)/rank\n",
-          kVersion, kGitRevision, world.size(), shape.str().c_str(), block, blas.library.c_str(),
-          blas.kernels.c_str(), blas.threads);
+          "deeprfm-bench %s (%s): %d ranks, grid %s, block %d (PBLAS %d), %s '%s', %d "
+          "thread(s)/rank\n",
+          kVersion, kGitRevision, world.size(), shape.str().c_str(), block,
+          la::pblas_logical_block(), blas.library.c_str(), blas.kernels.c_str(), blas.threads);
       if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
       std::fflush(stdout);
     }
@@ -205,11 +210,15 @@ int main(int argc, char** argv) {
       std::printf("memory: estimate %.1f MiB per rank, peak RSS %.1f MiB (x%.2f)\n",
                   estimate / (1 << 20), rss / (1 << 20), rss / estimate);
       std::printf("residual %.2e, rcond %.2e\n", layer.residual, layer.rcond);
+      if (la::pblas_logical_block_queries() == 0)
+        std::printf("note: ScaLAPACK never asked for PILAENV: --pblas-block had no effect\n");
       if (!json.empty()) {
         std::ofstream out(json);
         out << "{\n  \"version\": \"" << kVersion << "\", \"git_revision\": \"" << kGitRevision
             << "\",\n  \"ranks\": " << world.size() << ", \"grid\": \"" << shape.str()
-            << "\", \"block_size\": " << block << ",\n  \"blas_kernels\": \""
+            << "\", \"block_size\": " << block << ", \"pblas_block\": "
+            << la::pblas_logical_block() << ", \"pilaenv_queries\": "
+            << la::pblas_logical_block_queries() << ",\n  \"blas_kernels\": \""
             << json_escape(blas.kernels) << "\", \"blas_threads\": " << blas.threads
             << ",\n  \"n\": " << n << ", \"dim\": " << dim << ", \"width\": " << width
             << ", \"classes\": " << classes << ", \"precision\": \"" << precision << "\""

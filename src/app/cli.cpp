@@ -96,6 +96,9 @@ po::options_description describe_options() {
       "block-cyclic block size")(
       "blas-threads", po::value<int>()->default_value(0),
       "BLAS threads per rank (0 = the library default / OPENBLAS_NUM_THREADS)")(
+      "pblas-block", po::value<int>()->default_value(0),
+      "PBLAS logical block size (ScaLAPACK's PILAENV; 0 = the smallest multiple of "
+      "--block-size >= 512; the reference library's own value is 32)")(
       "mem-limit", po::value<std::string>()->default_value(""),
       "memory a rank may use (e.g. 8G); default: MemAvailable and the cgroup limit, shared "
       "by the ranks of a node");
@@ -106,7 +109,8 @@ po::options_description describe_options() {
       "overwrite", po::bool_switch(), "replace an existing output file")(
       "resume", po::value<std::string>()->default_value(""),
       "continue the run stored in this results file from its last complete layer (any rank "
-      "count and grid); only --layers, --grid, --block-size, --blas-threads, --ridge, "
+      "count and grid); only --layers, --grid, --block-size, --blas-threads, --pblas-block, "
+      "--ridge, "
       "--ridge-escalation, --residual-tolerance and --save-features may differ")(
       "save-features", po::value<std::string>()->default_value("last"),
       "none | last | all: layer features written to the file (AGOPs and metrics always are)");
@@ -159,6 +163,7 @@ RunOptions from_variables(const po::variables_map& vm) {
 
   o.grid = get<std::string>(vm, "grid");
   o.blas_threads = get<int>(vm, "blas-threads");
+  o.pblas_block = get<int>(vm, "pblas-block");
   const std::string mem = get<std::string>(vm, "mem-limit");
   o.mem_limit = mem.empty() ? 0.0 : parse_memory_size(mem);
   o.output = get<std::string>(vm, "output");
@@ -178,6 +183,7 @@ RunOptions from_variables(const po::variables_map& vm) {
                 "--save-features '" << o.save_features << "' is not one of: none, last, all");
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
+  DEEPRFM_CHECK(o.pblas_block >= 0, input, "--pblas-block must be >= 0, got " << o.pblas_block);
 
   for (const auto& [name, value] : vm) {
     if (invocation_options().count(name)) continue;
@@ -196,11 +202,23 @@ void store_or_throw(const std::function<void()>& f) {
 
 }  // namespace
 
+namespace {
+/// "--layers, --grid, ... and --save-features": the options a resume may change, as text.
+std::string changeable_list() {
+  const auto& names = options_changeable_on_resume();
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + ("--" + names[i]);
+  return text;
+}
+}  // namespace
+
 const std::vector<std::string>& options_changeable_on_resume() {
   static const std::vector<std::string> names = {"layers",
                                                  "grid",
                                                  "block-size",
                                                  "blas-threads",
+                                                 "pblas-block",
                                                  "ridge",
                                                  "ridge-escalation",
                                                  "residual-tolerance",
@@ -270,9 +288,7 @@ ParseResult parse_command_line(int argc, char** argv,
         DEEPRFM_THROW(input, "--resume: --"
                                  << name << " " << given << " contradicts the stored run ("
                                  << (it == stored_map.end() ? "not set" : it->second)
-                                 << "); only --layers, --grid, --block-size, "
-                                    "--blas-threads, --ridge, --ridge-escalation, "
-                                    "--residual-tolerance and --save-features may change");
+                                 << "); only " << changeable_list() << " may change");
       }
     }
     // Options given on the command line that steer only this invocation.

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string resume;                  ///< results file of a run to continue ("" = new run)
   std::string save_features = "last";  ///< none | last | all
   int blas_threads = 0;                ///< 0 = leave the BLAS library's default
+  int pblas_block = 0;                 ///< PBLAS logical block (PILAENV); 0 = the default
   double mem_limit = 0;                ///< bytes per rank; 0 = what the node offers
   bool quiet = false;
   std::string command_line;  ///< as typed, for the output file

@@ -118,6 +118,8 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
+  la::set_pblas_logical_block(opt.pblas_block > 0 ? opt.pblas_block
+                                                  : la::default_pblas_logical_block(opt.model.block));
   install_stop_handlers();
 
   grid::GridShape shape;
@@ -132,10 +134,10 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
   const la::BlasInfo blas = la::blas_info();
   if (talk) {
     std::printf(
-        "deeprfm %s (%s): %d MPI ranks, grid %s, block %d, %s kernels '%s', %d BLAS "
-        "thread(s) per rank\n",
+        "deeprfm %s (%s): %d MPI ranks, grid %s, block %d (PBLAS %d), %s kernels '%s', %d "
+        "BLAS thread(s) per rank\n",
         kVersion, kGitRevision, world.size(), shape.str().c_str(), opt.model.block,
-        blas.library.c_str(), blas.kernels.c_str(), blas.threads);
+        la::pblas_logical_block(), blas.library.c_str(), blas.kernels.c_str(), blas.threads);
     if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
     std::fflush(stdout);
   }

@@ -177,6 +177,7 @@ def run_cases(tmp):
         ("negative ridge", syn + ["--ridge", "-1e-3"], EXIT_INPUT, "--ridge"),
         ("zero layers", options(syn_base, layers="0"), EXIT_INPUT, "--layers"),
         ("zero block size", syn + ["--block-size", "0"], EXIT_INPUT, "--block-size"),
+        ("negative PBLAS block", syn + ["--pblas-block", "-1"], EXIT_INPUT, "--pblas-block"),
         ("unknown kernel", syn + ["--kernel", "cosine"], EXIT_INPUT, "--kernel"),
         ("unknown feature init", syn + ["--feature-init", "xavier"], EXIT_INPUT, "--feature-init"),
         ("unknown data kind", options(syn_base, data="imagenet"), EXIT_INPUT, "imagenet"),

@@ -2,6 +2,9 @@
 // for sizes that do not divide the block size, size 0, and every grid shape of the world.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+
+#include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
@@ -79,4 +82,42 @@ BOOST_AUTO_TEST_CASE(grid_shape_parsing_and_mismatch) {
   auto world = mpi::Communicator::world();
   // A grid with one process too many is refused on every rank, without a hang.
   BOOST_CHECK_THROW(grid::ProcessGrid(world, {1, world.size() + 1}), Error);
+}
+
+// deeprfm's PILAENV (la/blas_info.hpp) must be the one PBLAS calls, and any logical block size
+// must give the same product up to round-off: pdgemm against a replicated serial product.
+BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
+  BOOST_CHECK_EQUAL(la::default_pblas_logical_block(256), 512);
+  BOOST_CHECK_EQUAL(la::default_pblas_logical_block(64), 512);
+  BOOST_CHECK_EQUAL(la::default_pblas_logical_block(384), 768);
+  BOOST_CHECK_EQUAL(la::default_pblas_logical_block(1000), 1000);
+  BOOST_CHECK_THROW(la::set_pblas_logical_block(0), Error);
+  const int saved = la::pblas_logical_block();
+  auto world = mpi::Communicator::world();
+  const int m = 37, n = 29, k = 45, block = 4;
+  for (const auto& shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    la::DistMatrix<double> a(grid, m, k, block), b(grid, k, n, block);
+    a.for_each_local([](int i, int j, double& v) { v = std::sin(1.0 + i * 0.37 + j * 0.11); });
+    b.for_each_local([](int i, int j, double& v) { v = std::cos(0.5 + i * 0.13 - j * 0.29); });
+    for (int width : {1, 7, 32, 512}) {
+      la::set_pblas_logical_block(width);
+      const long before = la::pblas_logical_block_queries();
+      la::DistMatrix<double> c(grid, m, n, block);
+      la::scalapack::gemm('N', 'N', 1.0, a, b, 0.0, c);
+      DEEPRFM_CHECK_ALL(la::pblas_logical_block_queries() > before);
+      const auto cf = la::replicate(c);
+      double worst = 0;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          double ref = 0;
+          for (int l = 0; l < k; ++l)
+            ref += std::sin(1.0 + i * 0.37 + l * 0.11) * std::cos(0.5 + l * 0.13 - j * 0.29);
+          worst = std::max(worst, std::abs(cf[static_cast<std::size_t>(i) * n + j] - ref));
+        }
+      BOOST_TEST_INFO("grid " << shape.str() << ", logical block " << width);
+      DEEPRFM_CHECK_ALL(worst <= 4.0 * k * test::kEps);
+    }
+  }
+  la::set_pblas_logical_block(saved);
 }

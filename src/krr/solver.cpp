@@ -25,7 +25,7 @@ void add_to_diagonal(la::DistMatrix<double>& k, double value) {
 }  // namespace
 
 SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatrix<double>& y,
-                           const std::string& context) {
+                           const std::string& context, double k_one_norm) {
   DEEPRFM_CHECK(ridge >= 0.0 && std::isfinite(ridge), input,
                 "--ridge must be a finite number >= 0, got " << ridge);
   DEEPRFM_ASSERT(k.rows() == k.cols() && y.rows() == k.rows());
@@ -34,7 +34,10 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   SolveReport report;
   const double t0 = wall_seconds();
   const auto b0 = comm_bytes_sent();
-  {
+  if (k_one_norm >= 0.0) {
+    // Every diagonal entry is >= 0, so adding mu to it adds mu to every column's sum.
+    report.anorm = k_one_norm + ridge;
+  } else {
     const int n = k.rows(), one = 1;
     std::vector<double> work(static_cast<std::size_t>(2 * (k.local_rows() + k.local_cols()) +
                                                       4 * k.dist().rows().block() * 4) +

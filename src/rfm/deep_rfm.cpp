@@ -171,7 +171,8 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
       krr::fill_targets(a, labels);
       try {
         // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
-        const krr::SolveReport report = krr::cholesky_solve(k, ridge, a, where);
+        const krr::SolveReport report =
+            krr::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
         timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
                    report.bytes_factorization);
         timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve);

@@ -88,6 +88,14 @@ BOOST_AUTO_TEST_CASE(kernel_matrix_matches_serial_with_duplicates_and_near_pairs
         }
       BOOST_TEST_MESSAGE("kernel error " << err);
       DEEPRFM_CHECK_ALL(err < 10 * d * kEps);
+      // The 1-norm summed during the assembly (near pairs' corrections included).
+      double one_norm = 0;
+      for (int j = 0; j < n; ++j) {
+        double column = 0;
+        for (int i = 0; i < n; ++i) column += std::abs(kf[i * n + j]);
+        one_norm = std::max(one_norm, column);
+      }
+      DEEPRFM_CHECK_ALL(std::abs(stats.one_norm - one_norm) <= 4 * n * kEps * one_norm);
       // The duplicate (1,3) and (3,1) and the near pair (2,5),(5,2) were recomputed.
       DEEPRFM_CHECK_ALL(stats.near_pairs == 4);
       DEEPRFM_CHECK_ALL(stats.coincident_pairs == 2);
@@ -158,13 +166,23 @@ BOOST_AUTO_TEST_CASE(cholesky_solve_matches_serial_and_reports_residual) {
       la::DistMatrix<double> x(grid, n, d, 5);
       la::assign_from_replicated(x, xs.data());
       la::DistMatrix<double> k(grid, n, n, 5), a(grid, n, classes, 5), y(grid, n, classes, 5);
-      krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
       const auto kfull = la::replicate(k);
       krr::fill_targets(a, labels);
       krr::fill_targets(y, labels);
-      const auto report = krr::cholesky_solve(k, ridge, a, "test");
+      const auto report = krr::cholesky_solve(k, ridge, a, "test");  // pdlansy's norm
+      DEEPRFM_CHECK_ALL(std::abs(report.anorm - (stats.one_norm + ridge)) <=
+                        4 * n * kEps * report.anorm);
       krr::assemble_kernel(kernel, x, 0, n, x, true, k);
       const double res = krr::relative_residual(k, ridge, a, y);
+      {
+        // The same solve with the norm from the assembly: the same condition estimate.
+        la::DistMatrix<double> k2(grid, n, n, 5), a2(grid, n, classes, 5);
+        krr::assemble_kernel(kernel, x, 0, n, x, true, k2);
+        krr::fill_targets(a2, labels);
+        const auto fused = krr::cholesky_solve(k2, ridge, a2, "test", stats.one_norm);
+        DEEPRFM_CHECK_ALL(std::abs(fused.rcond - report.rcond) <= 1e-10 * report.rcond);
+      }
       const double cond = 1.0 / report.rcond;
       BOOST_TEST_MESSAGE("ridge " << ridge << " residual " << res << " cond " << cond);
       // Backward-stable Cholesky: residual <= c n eps cond-free bound ||K|| ||A|| / ||Y||.

@@ -8,7 +8,7 @@ namespace deeprfm::krr {
 struct SolveReport {
   double rcond = 0;                  ///< reciprocal 1-norm condition estimate of K + mu I (pdpocon)
   double anorm = 0;                  ///< ||K + mu I||_1
-  double seconds_factorization = 0;  ///< pdlansy + pdpotrf + pdpocon (this rank)
+  double seconds_factorization = 0;  ///< (pdlansy +) pdpotrf + pdpocon (this rank)
   double seconds_solve = 0;          ///< pdpotrs
   double bytes_factorization = 0;    ///< bytes this rank sent in the factorisation
   double bytes_solve = 0;            ///< bytes this rank sent in pdpotrs
@@ -18,9 +18,12 @@ struct SolveReport {
 /// overwrite `y` (n x C) with A. mu >= 0 is added to the diagonal here and nowhere else:
 /// no ridge is ever added silently. A failed factorisation (the ridgeless system is not
 /// numerically positive definite) throws the same Error(numerical) on every rank, naming
-/// `context` (e.g. "layer 3") and the failing pivot, and suggesting --ridge. Collective.
+/// `context` (e.g. "layer 3") and the failing pivot, and suggesting --ridge. `k_one_norm`,
+/// if >= 0, is ||K||_1 before the ridge (KernelStats::one_norm of its assembly; K's diagonal
+/// must be >= 0, as k(0) = 1 is): it saves pdlansy's pass over K; otherwise pdlansy computes
+/// ||K + mu I||_1. Collective.
 SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatrix<double>& y,
-                           const std::string& context);
+                           const std::string& context, double k_one_norm = -1.0);
 
 /// The ±1 one-hot target matrix Y (n x C) of SPEC §1 for replicated labels. Local.
 void fill_targets(la::DistMatrix<double>& y, const std::vector<int>& labels);

@@ -9,8 +9,10 @@ if [ "${DEEPRFM_LOCAL:-0}" = 1 ]; then
   : "${RUN_WIDTH:=512}" "${RUN_KERNEL:=laplace}"
   : "${STRONG_DATA:=fashion-mnist}" "${STRONG_N:=3000}" "${STRONG_N_TEST:=1000}"
   : "${STRONG_LAYERS:=2}" "${STRONG_WIDTH:=512}" "${STRONG_RANKS:=1 2 4}"
-  : "${WEAK_N1:=2000}" "${WEAK_DIM:=256}" "${WEAK_N_TEST:=500}" "${WEAK_LAYERS:=2}"
-  : "${WEAK_WIDTH:=256}" "${WEAK_RANKS:=1 2 4}"
+  # Weak: n = 3000 sqrt(P) with d = 784 (Fashion-MNIST's width), so that every phase that
+  # matters lasts long enough (>= 0.05 s) for the model check of docs/scaling.md.
+  : "${WEAK_N1:=3000}" "${WEAK_DIM:=784}" "${WEAK_N_TEST:=1000}" "${WEAK_LAYERS:=2}"
+  : "${WEAK_WIDTH:=512}" "${WEAK_RANKS:=1 2 4}"
   : "${SEEDS_DATA:=fashion-mnist}" "${SEEDS_N:=2000}" "${SEEDS_N_TEST:=1000}" "${SEEDS_LAYERS:=8}"
   : "${SEEDS_WIDTH:=512}" "${SEEDS:=1 2 3}" "${SEEDS_RANKS:=2}"
 else

@@ -25,6 +25,8 @@
 #include <deeprfm/rfm/deep_rfm.hpp>
 #include <deeprfm/version.hpp>
 
+#include "guarded_main.hpp"
+
 namespace po = boost::program_options;
 using namespace deeprfm;
 
@@ -84,7 +86,10 @@ std::string json_escape(const std::string& s) {
 int main(int argc, char** argv) {
   mpi::Environment env(&argc, &argv);
   auto world = mpi::Communicator::world();
-  try {
+  app::MainContext context;
+  context.program = "deeprfm-bench";
+  context.out_of_memory_advice = "use more ranks or a smaller --n";
+  return app::guarded_main(world, context, [&] {
     int n = 4000, dim = 784, width = 512, classes = 10, block = la::kDefaultBlockSize;
     int gemm_size = 0, repeats = 3, blas_threads = 0, layer_index = 0, pblas_block = 0;
     std::string grid_text, json, kernel = "laplace";
@@ -119,6 +124,23 @@ int main(int argc, char** argv) {
       } catch (const po::error& e) {
         DEEPRFM_THROW(input, e.what());
       }
+      // Every rank sees the same command line: the verdict is the same everywhere.
+      DEEPRFM_CHECK(n >= 1, input, "--n must be >= 1, got " << n);
+      DEEPRFM_CHECK(dim >= 1, input, "--dim must be >= 1, got " << dim);
+      DEEPRFM_CHECK(width >= 1, input, "--width must be >= 1, got " << width);
+      DEEPRFM_CHECK(classes >= 2 && classes <= n, input,
+                    "--classes must be between 2 and --n (" << n << "), got " << classes);
+      DEEPRFM_CHECK(block >= 1, input, "--block-size must be >= 1, got " << block);
+      DEEPRFM_CHECK(blas_threads >= 0, input, "--blas-threads must be >= 0, got " << blas_threads);
+      DEEPRFM_CHECK(pblas_block >= 0, input, "--pblas-block must be >= 0, got " << pblas_block);
+      DEEPRFM_CHECK(gemm_size >= 0, input, "--gemm-size must be >= 0, got " << gemm_size);
+      DEEPRFM_CHECK(repeats >= 1, input, "--repeats must be >= 1, got " << repeats);
+      DEEPRFM_CHECK(layer_index >= 0, input, "--layer must be >= 0, got " << layer_index);
+      DEEPRFM_CHECK(ridge >= 0.0 && std::isfinite(ridge), input,
+                    "--ridge must be a finite number >= 0, got " << ridge);
+      DEEPRFM_CHECK(precision == "double" || precision == "mixed", input,
+                    "--precision '" << precision << "' is not one of: double, mixed");
+      kernels::parse_kernel_kind(kernel);
     });
     if (vm.count("help")) {
       if (world.rank() == 0) std::cout << desc;
@@ -241,12 +263,5 @@ int main(int argc, char** argv) {
       }
     }
     return 0;
-  } catch (const Error& e) {
-    if (e.agreed()) {
-      if (world.rank() == 0) std::fprintf(stderr, "deeprfm-bench: error: %s\n", e.what());
-      return static_cast<int>(e.kind());
-    }
-    std::fprintf(stderr, "deeprfm-bench: error on rank %d: %s\n", world.rank(), e.what());
-    mpi::Environment::abort(static_cast<int>(e.kind()));
-  }
+  });
 }

@@ -19,6 +19,7 @@
 #include <deeprfm/version.hpp>
 
 #include "cli.hpp"
+#include "guarded_main.hpp"
 
 namespace {
 
@@ -246,8 +247,9 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
 int main(int argc, char** argv) {
   deeprfm::mpi::Environment env(&argc, &argv);
   auto world = deeprfm::mpi::Communicator::world();
-  std::string output;
-  try {
+  deeprfm::app::MainContext context;
+  context.program = "deeprfm";
+  return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::app::ParseResult parsed;
     std::optional<deeprfm::io::RunStore> existing;
     const std::string resume = deeprfm::app::resume_path(argc, argv);
@@ -264,40 +266,7 @@ int main(int argc, char** argv) {
       if (world.rank() == 0) std::cout << parsed.text;
       return parsed.exit_code;
     }
-    output = parsed.options.output;
+    context.output = parsed.options.output;
     return run(parsed.options, world, existing ? &*existing : nullptr);
-  } catch (const deeprfm::StopRequested& stop) {
-    // Every rank threw it at the same safe point; the last complete checkpoint is intact.
-    if (world.rank() == 0) {
-      std::fprintf(stderr,
-                   "deeprfm: stopped by signal %d; the last complete checkpoint is in %s.\n"
-                   "deeprfm: continue with: mpirun -n P deeprfm --resume %s\n",
-                   stop.signal(), output.c_str(), output.c_str());
-    }
-    return deeprfm::kExitStoppedBySignal;
-  } catch (const deeprfm::Error& e) {
-    const std::string where = deeprfm::run_context();
-    if (e.agreed()) {
-      // Every rank has the same error: rank 0 reports, all exit together.
-      if (world.rank() == 0)
-        std::fprintf(stderr, "deeprfm: error%s%s: %s\n", where.empty() ? "" : " in ", where.c_str(),
-                     e.what());
-      return static_cast<int>(e.kind());
-    }
-    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: %s (aborting all ranks)\n", world.rank(),
-                 where.empty() ? "" : " in ", where.c_str(), e.what());
-    deeprfm::mpi::Environment::abort(static_cast<int>(e.kind()));
-  } catch (const std::bad_alloc&) {
-    const std::string where = deeprfm::run_context();
-    std::fprintf(stderr,
-                 "deeprfm: error on rank %d%s%s: out of memory (aborting all ranks); "
-                 "use more ranks or a smaller --n\n",
-                 world.rank(), where.empty() ? "" : " in ", where.c_str());
-    deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::resource));
-  } catch (const std::exception& e) {
-    const std::string where = deeprfm::run_context();
-    std::fprintf(stderr, "deeprfm: error on rank %d%s%s: %s (aborting all ranks)\n", world.rank(),
-                 where.empty() ? "" : " in ", where.c_str(), e.what());
-    deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::internal));
-  }
+  });
 }

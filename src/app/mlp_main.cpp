@@ -12,6 +12,7 @@
 #include <deeprfm/mpi/environment.hpp>
 #include <deeprfm/version.hpp>
 
+#include "guarded_main.hpp"
 #include "mlp_cli.hpp"
 
 namespace {
@@ -40,8 +41,10 @@ int run(const app::MlpRunOptions& opt, const mpi::Communicator& world,
 int main(int argc, char** argv) {
   deeprfm::mpi::Environment env(&argc, &argv);
   auto world = deeprfm::mpi::Communicator::world();
-  std::string output;
-  try {
+  deeprfm::app::MainContext context;
+  context.program = "deeprfm-mlp";
+  context.out_of_memory_advice = "use more ranks, a smaller --n or a smaller --batch-size";
+  return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::install_stop_handlers();
     std::optional<deeprfm::mlp::CheckpointStore> existing;
     const std::string resume = deeprfm::app::mlp_resume_path(argc, argv);
@@ -59,33 +62,7 @@ int main(int argc, char** argv) {
       if (world.rank() == 0) std::cout << parsed.text;
       return parsed.exit_code;
     }
-    output = parsed.options.output;
+    context.output = parsed.options.output;
     return run(parsed.options, world, existing ? &*existing : nullptr);
-  } catch (const deeprfm::StopRequested& stop) {
-    // Every rank threw it at the same safe point, after committing a checkpoint.
-    if (world.rank() == 0)
-      std::fprintf(stderr,
-                   "deeprfm-mlp: stopped by signal %d; the last complete checkpoint is in %s.\n"
-                   "deeprfm-mlp: continue with: mpirun -n P deeprfm-mlp --resume %s\n",
-                   stop.signal(), output.c_str(), output.c_str());
-    return deeprfm::kExitStoppedBySignal;
-  } catch (const deeprfm::Error& e) {
-    const std::string where = deeprfm::run_context();
-    if (e.agreed()) {
-      if (world.rank() == 0)
-        std::fprintf(stderr, "deeprfm-mlp: error%s%s: %s\n", where.empty() ? "" : " in ",
-                     where.c_str(), e.what());
-      return static_cast<int>(e.kind());
-    }
-    std::fprintf(stderr, "deeprfm-mlp: error on rank %d%s%s: %s (aborting all ranks)\n",
-                 world.rank(), where.empty() ? "" : " in ", where.c_str(), e.what());
-    deeprfm::mpi::Environment::abort(static_cast<int>(e.kind()));
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "deeprfm-mlp: error on rank %d: out of memory (aborting all ranks)\n",
-                 world.rank());
-    deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::resource));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "deeprfm-mlp: internal error on rank %d: %s\n", world.rank(), e.what());
-    deeprfm::mpi::Environment::abort(static_cast<int>(deeprfm::ErrorKind::internal));
-  }
+  });
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bad inputs to the deeprfm executable: each must end with one clear one-line error (printed
+"""Bad inputs to the deeprfm executable (and deeprfm-bench, found next to it): each must end with one clear one-line error (printed
 once, by one rank), the expected exit code, and never a hang or a crash.
 
 usage: test_bad_inputs.py DEEPRFM MPIEXEC NPROCS [mpiexec flags...]
@@ -225,6 +225,38 @@ def run_cases(tmp):
     if not ok:
         failures += 1
         print(p.stdout[-1500:], p.stderr[-1500:])
+    # The benchmark validates its options the same way (agreed error, exit 2, one line).
+    bench = os.path.join(os.path.dirname(DEEPRFM), "deeprfm-bench")
+    bench_cases = [
+        ("bench: --n 0", ["--n", "0"], "--n"),
+        ("bench: --classes 1", ["--n", "100", "--classes", "1"], "--classes"),
+        ("bench: more classes than points", ["--n", "5", "--classes", "10"], "--classes"),
+        ("bench: --dim 0", ["--dim", "0"], "--dim"),
+        ("bench: --block-size 0", ["--block-size", "0"], "--block-size"),
+        ("bench: --pblas-block -1", ["--pblas-block", "-1"], "--pblas-block"),
+        ("bench: --repeats 0", ["--repeats", "0"], "--repeats"),
+        ("bench: --precision half", ["--precision", "half"], "--precision"),
+        ("bench: --kernel cosine", ["--kernel", "cosine"], "--kernel"),
+        ("bench: negative ridge", ["--ridge", "-1"], "--ridge"),
+        ("bench: unknown option", ["--frobnicate"], "frobnicate"),
+    ]
+    for name, args, fragment in bench_cases:
+        total += 1
+        cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [bench] + args
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            print("FAIL %-32s hung for %d s" % (name, TIMEOUT))
+            failures += 1
+            continue
+        errors = [l for l in p.stderr.splitlines() if l.startswith("deeprfm-bench: error")]
+        ok = p.returncode == EXIT_INPUT and len(errors) == 1 and fragment in errors[0]
+        print("%s %-32s exit %d  %s" % ("ok  " if ok else "FAIL", name, p.returncode,
+                                        errors[0] if errors else "(no error line)"))
+        if not ok:
+            failures += 1
+            print("     expected exit %d and one line containing %r; stderr was:\n%s" %
+                  (EXIT_INPUT, fragment, p.stderr[-2000:]))
     print("%d passed, %d failed" % (total - failures, failures))
     sys.exit(1 if failures else 0)
 

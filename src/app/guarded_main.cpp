@@ -1,0 +1,57 @@
+#include "guarded_main.hpp"
+
+#include <cstdio>
+#include <new>
+
+#include <deeprfm/core/error.hpp>
+#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/mpi/environment.hpp>
+
+namespace deeprfm::app {
+
+namespace {
+/// " in layer 3, phase agop" or "".
+std::string where_text() {
+  const std::string where = run_context();
+  return where.empty() ? "" : " in " + where;
+}
+}  // namespace
+
+int guarded_main(const mpi::Communicator& world, MainContext& context,
+                 const std::function<int()>& body) {
+  const char* program = context.program;
+  try {
+    return body();
+  } catch (const StopRequested& stop) {
+    // Every rank threw it at the same safe point; the last complete checkpoint is intact.
+    if (world.rank() == 0) {
+      std::fprintf(stderr,
+                   "%s: stopped by signal %d; the last complete checkpoint is in %s.\n"
+                   "%s: continue with: mpirun -n P %s --resume %s\n",
+                   program, stop.signal(), context.output.c_str(), program, program,
+                   context.output.c_str());
+    }
+    return kExitStoppedBySignal;
+  } catch (const Error& e) {
+    if (e.agreed()) {
+      // Every rank has the same error: rank 0 reports, all exit together.
+      if (world.rank() == 0)
+        std::fprintf(stderr, "%s: error%s: %s\n", program, where_text().c_str(), e.what());
+      return static_cast<int>(e.kind());
+    }
+    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program,
+                 world.rank(), where_text().c_str(), e.what());
+    mpi::Environment::abort(static_cast<int>(e.kind()));
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error on rank %d%s: out of memory (aborting all ranks); %s\n",
+                 program, world.rank(), where_text().c_str(), context.out_of_memory_advice);
+    mpi::Environment::abort(static_cast<int>(ErrorKind::resource));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program,
+                 world.rank(), where_text().c_str(), e.what());
+    mpi::Environment::abort(static_cast<int>(ErrorKind::internal));
+  }
+  return static_cast<int>(ErrorKind::internal);  // not reached: abort does not return
+}
+
+}  // namespace deeprfm::app

@@ -238,12 +238,12 @@ int main(int argc, char** argv) {
         std::ofstream out(json);
         out << "{\n  \"version\": \"" << kVersion << "\", \"git_revision\": \"" << kGitRevision
             << "\",\n  \"ranks\": " << world.size() << ", \"grid\": \"" << shape.str()
-            << "\", \"block_size\": " << block << ", \"pblas_block\": "
-            << la::pblas_logical_block() << ", \"pilaenv_queries\": "
-            << la::pblas_logical_block_queries() << ",\n  \"blas_kernels\": \""
-            << json_escape(blas.kernels) << "\", \"blas_threads\": " << blas.threads
-            << ",\n  \"n\": " << n << ", \"dim\": " << dim << ", \"width\": " << width
-            << ", \"classes\": " << classes << ", \"precision\": \"" << precision << "\""
+            << "\", \"block_size\": " << block << ", \"pblas_block\": " << la::pblas_logical_block()
+            << ", \"pilaenv_queries\": " << la::pblas_logical_block_queries()
+            << ",\n  \"blas_kernels\": \"" << json_escape(blas.kernels)
+            << "\", \"blas_threads\": " << blas.threads << ",\n  \"n\": " << n
+            << ", \"dim\": " << dim << ", \"width\": " << width << ", \"classes\": " << classes
+            << ", \"precision\": \"" << precision << "\""
             << ",\n  \"dgemm_gflops\": " << dgemm << ", \"sgemm_gflops\": " << sgemm
             << ", \"pdgemm_gflops\": " << pdgemm << ",\n  \"layer_seconds\": " << layer_seconds
             << ", \"layer_flops\": " << flops << ", \"layer_ratio\": " << layer_ratio

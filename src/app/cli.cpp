@@ -52,6 +52,10 @@ po::options_description describe_options() {
       "x-name", po::value<std::string>()->default_value("X"),
       "hdf5: dataset of samples x features")("y-name", po::value<std::string>()->default_value("y"),
                                              "hdf5: dataset of labels")(
+      "test-x-name", po::value<std::string>()->default_value(""),
+      "hdf5: dataset of test samples (default: --x-name), e.g. /test/X to read both sets from "
+      "one file")("test-y-name", po::value<std::string>()->default_value(""),
+                  "hdf5: dataset of test labels (default: --y-name)")(
       "n", po::value<std::int64_t>()->default_value(2000),
       "training points, class-balanced (the first n/C of each class); 0 = all")(
       "n-test", po::value<std::int64_t>()->default_value(0),
@@ -137,6 +141,8 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.data.test_labels_file = get<std::string>(vm, "test-labels");
   o.data.x_name = get<std::string>(vm, "x-name");
   o.data.y_name = get<std::string>(vm, "y-name");
+  o.data.test_x_name = get<std::string>(vm, "test-x-name");
+  o.data.test_y_name = get<std::string>(vm, "test-y-name");
   o.data.n = get<std::int64_t>(vm, "n");
   o.data.n_test = get<std::int64_t>(vm, "n-test");
   o.data.classes = get<int>(vm, "classes");
@@ -214,15 +220,10 @@ std::string changeable_list() {
 }  // namespace
 
 const std::vector<std::string>& options_changeable_on_resume() {
-  static const std::vector<std::string> names = {"layers",
-                                                 "grid",
-                                                 "block-size",
-                                                 "blas-threads",
-                                                 "pblas-block",
-                                                 "ridge",
-                                                 "ridge-escalation",
-                                                 "residual-tolerance",
-                                                 "save-features"};
+  static const std::vector<std::string> names = {
+      "layers",       "grid",  "block-size",       "blas-threads",
+      "pblas-block",  "ridge", "ridge-escalation", "residual-tolerance",
+      "save-features"};
   return names;
 }
 
@@ -287,8 +288,8 @@ ParseResult parse_command_line(int argc, char** argv,
       } else if (it == stored_map.end() || it->second != given) {
         DEEPRFM_THROW(input, "--resume: --"
                                  << name << " " << given << " contradicts the stored run ("
-                                 << (it == stored_map.end() ? "not set" : it->second)
-                                 << "); only " << changeable_list() << " may change");
+                                 << (it == stored_map.end() ? "not set" : it->second) << "); only "
+                                 << changeable_list() << " may change");
       }
     }
     // Options given on the command line that steer only this invocation.

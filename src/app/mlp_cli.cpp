@@ -100,7 +100,11 @@ MlpParseResult parse_mlp_command_line(
       "x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
       "hdf5: dataset of samples x features")(
       "y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
-      "hdf5: dataset of labels")(
+      "hdf5: dataset of labels")("test-x-name",
+                                 po::value<std::string>(&o.data.test_x_name)->default_value(""),
+                                 "hdf5: dataset of test samples (default: --x-name)")(
+      "test-y-name", po::value<std::string>(&o.data.test_y_name)->default_value(""),
+      "hdf5: dataset of test labels (default: --y-name)")(
       "n", po::value<std::int64_t>(&n)->default_value(2000),
       "training points, class-balanced (the first n/C of each class); 0 = all")(
       "n-test", po::value<std::int64_t>(&n_test)->default_value(0),

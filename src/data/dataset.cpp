@@ -91,7 +91,9 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
     DEEPRFM_CHECK(!options.train_file.empty(), input, "--data hdf5 needs --train <file.h5>");
     s.train = open_hdf5_source(options.train_file, options.x_name, options.y_name, comm);
     if (want_test && !options.test_file.empty())
-      s.test = open_hdf5_source(options.test_file, options.x_name, options.y_name, comm);
+      s.test = open_hdf5_source(
+          options.test_file, options.test_x_name.empty() ? options.x_name : options.test_x_name,
+          options.test_y_name.empty() ? options.y_name : options.test_y_name, comm);
   } else if (kind == "synthetic") {
     const int classes = options.classes > 0 ? options.classes : 10;
     DEEPRFM_CHECK(options.n > 0, input,

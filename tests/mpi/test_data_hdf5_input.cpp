@@ -11,7 +11,9 @@
 #include <tuple>
 #include <vector>
 
+#include <deeprfm/data/dataset.hpp>
 #include <deeprfm/data/hdf5_input.hpp>
+#include <deeprfm/grid/process_grid.hpp>
 
 #include "test_helpers.hpp"
 
@@ -164,4 +166,46 @@ BOOST_AUTO_TEST_CASE(bad_inputs_fail_on_every_rank) {
       BOOST_TEST_MESSAGE((ok ? "ok: " : "FAILED: expected '" + c.expect + "', got: ") << message);
     DEEPRFM_CHECK_ALL(ok);
   }
+}
+
+// Training and test sets from one file (--test-x-name/--test-y-name): the test names are the
+// ones opened for the test file (a bad one is reported by name), the training names otherwise.
+BOOST_AUTO_TEST_CASE(train_and_test_sets_from_one_file_with_their_own_names) {
+  auto world = mpi::Communicator::world();
+  const auto dir = test::shared_temp_dir("hdf5-input-one-file");
+  TempDirGuard cleanup{dir};
+  const std::string path = write_fixture(dir);
+  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  data::DataOptions options;
+  options.kind = "hdf5";
+  options.train_file = options.test_file = path;
+  options.x_name = "/train/X";
+  options.y_name = "/train/y";
+  options.n = 0;
+  options.n_test = 0;
+  options.test_x_name = "X3";  // 4 features: must be refused against the training set's 3
+  options.test_y_name = "y";
+  ErrorKind kind = ErrorKind::internal;
+  std::string message;
+  try {
+    data::load_train_test(options, grid, 4);
+  } catch (const Error& e) {
+    kind = e.kind();
+    message = e.what();
+  }
+  BOOST_TEST_MESSAGE("mismatched test set: " << message);
+  DEEPRFM_CHECK_ALL(kind == ErrorKind::input && !message.empty());
+  options.test_x_name = "X";
+  options.test_y_name = "y_neg";
+  message.clear();
+  try {
+    data::load_train_test(options, grid, 4);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  DEEPRFM_CHECK_ALL(contains(message, "y_neg"));
+  options.test_y_name = "y";
+  const auto both = data::load_train_test(options, grid, 4);
+  DEEPRFM_CHECK_ALL(both.train.x.rows() == kSamples && both.test.x.rows() == kSamples);
+  DEEPRFM_CHECK_ALL(both.train.x.cols() == 3 && both.test.x.cols() == 3);
 }

@@ -20,6 +20,8 @@ struct DataOptions {
   std::string test_file;               ///< hdf5/npy: test file ("" = no test set)
   std::string x_name = "X";            ///< hdf5: dataset of samples x features; npy: see docs
   std::string y_name = "y";            ///< hdf5: label dataset
+  std::string test_x_name;             ///< hdf5: the test file's samples ("" = x_name)
+  std::string test_y_name;             ///< hdf5: the test file's labels ("" = y_name)
   std::int64_t n = 2000;               ///< training points (class-balanced); 0 = all
   std::int64_t n_test = 0;             ///< test points (class-balanced); 0 = all; -1 = none
   int classes = 0;                     ///< number of classes; 0 = the format's (10) or max label+1

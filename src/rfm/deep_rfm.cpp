@@ -101,12 +101,12 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   // 1. Row normalisation and the metrics of X_l.
   checkpoint_phase("normalize");
   {
-    ScopedPhase phase(timers, "normalize", 3.0 * (dn + n_test) * dd);
+    ScopedPhase phase(timers, "normalize", 3.0 * (dn + n_test) * dd, comm.get());
     krr::normalize_rows(x, (where + ", training features").c_str());
     if (n_test > 0) krr::normalize_rows(x_test, (where + ", test features").c_str());
   }
   {
-    ScopedPhase phase(timers, "metrics", 0);
+    ScopedPhase phase(timers, "metrics", 0, comm.get());
     result.input = metrics::neural_collapse(x, labels, classes);
   }
 
@@ -130,7 +130,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     // double panel by panel; W in single precision for the AGOP products.
     la::DistMatrix<float> kf(grid_, n, n, block);
     {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
       result.kernel_stats = krr::assemble_kernel_single(kernel, x, false, kf);
     }
     checkpoint_phase("factorization");
@@ -152,11 +152,11 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     check_residual();
     checkpoint_phase("agop");
     {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
       krr::assemble_kernel_single(kernel, x, true, kf);
     }
     {
-      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
+      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc), comm.get());
       result.agop = agop(kernel, kf, x, a);
     }
   } else {
@@ -164,7 +164,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     double ridge = config_.ridge;
     for (int attempt = 0;; ++attempt) {
       {
-        ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+        ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
         result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
       }
       checkpoint_phase("factorization");
@@ -196,12 +196,12 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     krr::KernelStats rebuilt;
     checkpoint_phase("residual");
     {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd);
+      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
       rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
     }
     {
       // Residual and training predictions: two n x n x C products.
-      ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc);
+      ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc, comm.get());
       la::DistMatrix<double> y(grid_, n, classes, block);
       krr::fill_targets(y, labels);
       result.residual = krr::relative_residual(k, ridge, a, y);
@@ -214,7 +214,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     // 4. AGOP.
     checkpoint_phase("agop");
     {
-      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc));
+      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc), comm.get());
       krr::kernel_to_gradient_weights(kernel, rebuilt, k);
       result.agop = agop(kernel, k, x, a);
     }
@@ -224,7 +224,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   // Test accuracy of this layer's predictor, in chunks of test rows.
   checkpoint_phase("test");
   if (n_test > 0) {
-    ScopedPhase phase(timers, "test", 2.0 * n_test * dn * (dd + dc));
+    ScopedPhase phase(timers, "test", 2.0 * n_test * dn * (dd + dc), comm.get());
     la::DistMatrix<double> pred(grid_, n_test, classes, block);
     const int chunk = test_chunk_rows(n, n_test, block);
     for (int r0 = 0; r0 < n_test; r0 += chunk) {
@@ -240,7 +240,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   checkpoint_phase("sqrt");
   MatrixSqrt s;
   {
-    ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd);
+    ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd, comm.get());
     s = symmetric_sqrt(result.agop, d, comm);
   }
   result.agop_eigenvalues = s.eigenvalues;
@@ -253,21 +253,22 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   auto project_and_map = [&](la::DistMatrix<double>& features, bool measure) {
     la::DistMatrix<double> xs(grid_, features.rows(), d, block);
     {
-      ScopedPhase phase(timers, "feature_map", 2.0 * features.rows() * dd * (dd + width));
+      ScopedPhase phase(timers, "feature_map", 2.0 * features.rows() * dd * (dd + width),
+                        comm.get());
       multiply_replicated(features, s.sqrt, d, xs);
     }
     if (measure) {
-      ScopedPhase phase(timers, "metrics", 0);
+      ScopedPhase phase(timers, "metrics", 0, comm.get());
       result.projected = metrics::neural_collapse(xs, labels, classes);
     }
     la::DistMatrix<double> mapped(grid_, features.rows(), width, block);
     {
-      ScopedPhase phase(timers, "feature_map", 0);
+      ScopedPhase phase(timers, "feature_map", 0, comm.get());
       apply_random_features(xs, w, width, mapped);
     }
     features = std::move(mapped);
     if (measure) {
-      ScopedPhase phase(timers, "metrics", 0);
+      ScopedPhase phase(timers, "metrics", 0, comm.get());
       result.mapped = metrics::neural_collapse(features, labels, classes);
     }
   };

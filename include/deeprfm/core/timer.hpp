@@ -1,12 +1,16 @@
 #pragma once
-/// Wall-clock timing per phase, with flop counts and the bytes this rank communicated. Local
-/// (each rank times itself); the reductions over ranks are done by the caller (see
-/// rfm/deep_rfm.hpp and io/results_writer.cpp).
+/// Wall-clock timing per phase, with flop counts and the bytes this rank communicated. Each
+/// rank times itself (optionally ending the phase with a barrier, see ScopedPhase); the
+/// reductions over ranks are done by the caller (see rfm/deep_rfm.hpp and
+/// io/results_writer.cpp).
 #include <chrono>
+#include <exception>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <mpi.h>
 
 #include <deeprfm/core/comm_counters.hpp>
 
@@ -44,16 +48,25 @@ inline double wall_seconds() {
 
 /// RAII: adds the elapsed time, the given flops and the bytes this rank sent through MPI
 /// meanwhile (comm_bytes_sent() difference) to a phase when it goes out of scope.
-/// Local; callers that want collective timings put a barrier-free reduction afterwards.
+/// With a communicator `sync`, the phase ends with an MPI_Barrier on it (inside the timed
+/// region): every rank's time is then the phase's critical path, a rank that finished early
+/// waits here rather than in the next phase's first collective, and the phases add up to the
+/// layer's wall time. The barrier is skipped while an exception unwinds the scope (an error
+/// seen by some ranks only must reach MPI_Abort, not a barrier). Local without `sync`;
+/// collective over `sync` with it.
 class ScopedPhase {
  public:
-  ScopedPhase(PhaseTimers& timers, std::string phase, double flops = 0.0)
+  ScopedPhase(PhaseTimers& timers, std::string phase, double flops = 0.0,
+              MPI_Comm sync = MPI_COMM_NULL)
       : timers_(timers),
         phase_(std::move(phase)),
         flops_(flops),
+        sync_(sync),
+        exceptions_(std::uncaught_exceptions()),
         start_(wall_seconds()),
         start_bytes_(comm_bytes_sent()) {}
   ~ScopedPhase() {
+    if (sync_ != MPI_COMM_NULL && std::uncaught_exceptions() == exceptions_) MPI_Barrier(sync_);
     timers_.add(phase_, wall_seconds() - start_, flops_,
                 static_cast<double>(comm_bytes_sent() - start_bytes_));
   }
@@ -64,6 +77,8 @@ class ScopedPhase {
   PhaseTimers& timers_;
   std::string phase_;
   double flops_;
+  MPI_Comm sync_;
+  int exceptions_;
   double start_;
   std::uint64_t start_bytes_;
 };

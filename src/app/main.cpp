@@ -14,6 +14,7 @@
 #include <deeprfm/grid/process_grid.hpp>
 #include <deeprfm/io/results_writer.hpp>
 #include <deeprfm/la/blas_info.hpp>
+#include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/mpi/environment.hpp>
 #include <deeprfm/rfm/deep_rfm.hpp>
 #include <deeprfm/version.hpp>
@@ -119,8 +120,8 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
-  la::set_pblas_logical_block(opt.pblas_block > 0 ? opt.pblas_block
-                                                  : la::default_pblas_logical_block(opt.model.block));
+  la::set_pblas_logical_block(
+      opt.pblas_block > 0 ? opt.pblas_block : la::default_pblas_logical_block(opt.model.block));
   install_stop_handlers();
 
   grid::GridShape shape;

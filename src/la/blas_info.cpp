@@ -1,11 +1,7 @@
 #include <deeprfm/la/blas_info.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <fstream>
 #include <sstream>
-
-#include <deeprfm/core/error.hpp>
 
 #ifdef DEEPRFM_HAVE_OPENBLAS
 extern "C" {
@@ -16,39 +12,6 @@ void openblas_set_num_threads(int num_threads);
 #endif
 
 namespace deeprfm::la {
-
-namespace {
-std::atomic<int> g_pblas_logical_block{512};
-std::atomic<long> g_pblas_logical_block_queries{0};
-}  // namespace
-
-}  // namespace deeprfm::la
-
-/// ScaLAPACK's PILAENV(ICTXT, PREC): PBLAS's logical block size (see blas_info.hpp). This
-/// definition in the executable takes precedence over the library's own (ELF symbol lookup),
-/// and lives in this file so that every executable that sets up the BLAS links it in.
-extern "C" int pilaenv_(const int* /*ictxt*/, const char* /*prec*/) {
-  deeprfm::la::g_pblas_logical_block_queries.fetch_add(1, std::memory_order_relaxed);
-  return deeprfm::la::g_pblas_logical_block.load(std::memory_order_relaxed);
-}
-
-namespace deeprfm::la {
-
-void set_pblas_logical_block(int width) {
-  DEEPRFM_CHECK(width >= 1, input, "--pblas-block must be >= 1, got " << width);
-  g_pblas_logical_block.store(width, std::memory_order_relaxed);
-}
-
-int pblas_logical_block() { return g_pblas_logical_block.load(std::memory_order_relaxed); }
-
-int default_pblas_logical_block(int block) {
-  const int b = std::max(block, 1);
-  return ((512 + b - 1) / b) * b;
-}
-
-long pblas_logical_block_queries() {
-  return g_pblas_logical_block_queries.load(std::memory_order_relaxed);
-}
 
 namespace {
 bool cpu_has(const std::string& flag) {

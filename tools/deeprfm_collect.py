@@ -52,7 +52,8 @@ except ImportError as e:  # pragma: no cover
 STAGES = [("input", "X"), ("projected", "X S"), ("mapped", "ReLU(X S W^T)")]
 # Options that do not change the computed numbers (only where/how a run happened).
 NON_RESULT_OPTIONS = {"output", "overwrite", "quiet", "config", "grid", "blas-threads",
-                      "save-features", "block-size", "resume", "checkpoint", "checkpoint-every"}
+                      "pblas-block", "save-features", "block-size", "resume", "checkpoint",
+                      "checkpoint-every"}
 PHASE_COLORS = {"normalize": "#bbbbbb", "metrics": "#8c564b", "kernel": "#1f77b4",
                 "factorization": "#d62728", "solve": "#ff9896", "residual": "#ffbb78",
                 "agop": "#2ca02c", "test": "#9467bd", "sqrt": "#e377c2", "feature_map": "#17becf",

@@ -57,6 +57,12 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
   Sources s;
   const std::string& kind = options.kind;
   const bool want_test = options.n_test >= 0;
+  // Test dataset names that would be silently ignored are refused.
+  const bool test_names = !options.test_x_name.empty() || !options.test_y_name.empty();
+  DEEPRFM_CHECK(!test_names || (kind == "hdf5" && !options.test_file.empty()), input,
+                "--test-x-name/--test-y-name name datasets of the --test file of --data hdf5 "
+                "(given with --data "
+                    << kind << (options.test_file.empty() ? " and no --test" : "") << ")");
   if (is_idx_kind(kind)) {
     const std::string dir = idx_dir(options);
     const auto open = [&](bool train) {

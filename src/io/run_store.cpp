@@ -5,6 +5,7 @@
 
 #include <deeprfm/core/run_control.hpp>
 #include <deeprfm/io/atomic_file.hpp>
+#include <deeprfm/la/scalapack.hpp>
 
 namespace deeprfm::io {
 
@@ -141,6 +142,8 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
     w.write_layer(layer, save_features ? &x : nullptr);
     const std::string g = "/layers/" + layer_group(layer.layer);
     w.file().write_attribute(g, "ranks", static_cast<std::int64_t>(comm_.size()));
+    w.file().write_attribute(g, "pblas_block",
+                             static_cast<std::int64_t>(la::pblas_logical_block()));
     w.write_summary(rows);
     completed_layers_ = completed;
     complete_ = false;

@@ -38,13 +38,7 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
     // Every diagonal entry is >= 0, so adding mu to it adds mu to every column's sum.
     report.anorm = k_one_norm + ridge;
   } else {
-    const int n = k.rows(), one = 1;
-    std::vector<double> work(static_cast<std::size_t>(2 * (k.local_rows() + k.local_cols()) +
-                                                      4 * k.dist().rows().block() * 4) +
-                             64);
-    const char norm = '1', uplo = 'L';
-    report.anorm =
-        n > 0 ? pdlansy_(&norm, &uplo, &n, k.data(), &one, &one, k.desc(), work.data()) : 0.0;
+    report.anorm = la::scalapack::lansy_one('L', k);
   }
   std::int64_t local_info = la::scalapack::potrf('L', k);
   // Test-only: act out a pdpotrf failure on one rank (DEEPRFM_FAULT=scalapack@R:L:factorization).

@@ -9,7 +9,7 @@
 
 namespace deeprfm::la {
 namespace {
-std::atomic<int> g_pblas_logical_block{512};
+std::atomic<int> g_pblas_logical_block{kMinPblasLogicalBlock};
 std::atomic<long> g_pblas_logical_block_queries{0};
 }  // namespace
 }  // namespace deeprfm::la
@@ -34,7 +34,7 @@ int pblas_logical_block() { return g_pblas_logical_block.load(std::memory_order_
 
 int default_pblas_logical_block(int block) {
   const int b = std::max(block, 1);
-  return ((512 + b - 1) / b) * b;
+  return ((kMinPblasLogicalBlock + b - 1) / b) * b;
 }
 
 long pblas_logical_block_queries() {

@@ -178,6 +178,10 @@ def run_cases(tmp):
         ("zero layers", options(syn_base, layers="0"), EXIT_INPUT, "--layers"),
         ("zero block size", syn + ["--block-size", "0"], EXIT_INPUT, "--block-size"),
         ("negative PBLAS block", syn + ["--pblas-block", "-1"], EXIT_INPUT, "--pblas-block"),
+        ("--test-x-name without hdf5", syn + ["--test-x-name", "/test/X"], EXIT_INPUT, "--test-x-name"),
+        ("--test-y-name without --test", ["--data", "hdf5", "--train", npy("notes.h5"),
+                                          "--test-y-name", "/test/y"] + small, EXIT_INPUT,
+         "--test-y-name"),
         ("unknown kernel", syn + ["--kernel", "cosine"], EXIT_INPUT, "--kernel"),
         ("unknown feature init", syn + ["--feature-init", "xavier"], EXIT_INPUT, "--feature-init"),
         ("unknown data kind", options(syn_base, data="imagenet"), EXIT_INPUT, "imagenet"),
@@ -227,6 +231,10 @@ def run_cases(tmp):
         print(p.stdout[-1500:], p.stderr[-1500:])
     # The benchmark validates its options the same way (agreed error, exit 2, one line).
     bench = os.path.join(os.path.dirname(DEEPRFM), "deeprfm-bench")
+    if not os.path.exists(bench):
+        print("FAIL deeprfm-bench not found next to deeprfm (%s): build every target" % bench)
+        print("%d passed, %d failed" % (total - failures, failures + 1))
+        sys.exit(1)
     bench_cases = [
         ("bench: --n 0", ["--n", "0"], "--n"),
         ("bench: --classes 1", ["--n", "100", "--classes", "1"], "--classes"),

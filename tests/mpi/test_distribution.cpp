@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
@@ -117,6 +116,44 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
         }
       BOOST_TEST_INFO("grid " << shape.str() << ", logical block " << width);
       DEEPRFM_CHECK_ALL(worst <= 4.0 * k * test::kEps);
+    }
+  }
+  // The Cholesky solve with every logical block: a scaled residual at round-off level.
+  const int order = 53, nrhs = 3;
+  for (const auto& shape : test::all_grid_shapes()) {
+    grid::ProcessGrid grid(world, shape);
+    la::DistMatrix<double> g(grid, order, order, block), spd(grid, order, order, block);
+    g.for_each_local([](int i, int j, double& v) { v = std::sin(0.3 + i * 0.7 + j * 0.19); });
+    for (int width : {1, 7, 32, 512}) {
+      la::set_pblas_logical_block(width);
+      la::scalapack::gemm('N', 'T', 1.0, g, g, 0.0, spd);  // G G^T + order I
+      spd.for_each_local([](int i, int j, double& v) { v += i == j ? order : 0.0; });
+      const auto a = la::replicate(spd);
+      la::DistMatrix<double> x(grid, order, nrhs, block);
+      x.for_each_local([](int i, int j, double& v) { v = 1.0 + i - 2.0 * j; });
+      const auto b = la::replicate(x);
+      const long before = la::pblas_logical_block_queries();
+      const int info = la::scalapack::potrf('L', spd);
+      const int sinfo = la::scalapack::potrs('L', spd, x);
+      DEEPRFM_CHECK_ALL(info == 0 && sinfo == 0);
+      DEEPRFM_CHECK_ALL(la::pblas_logical_block_queries() > before);
+      const auto xs = la::replicate(x);
+      double worst = 0, anorm = 0, xnorm = 0;
+      for (int i = 0; i < order; ++i) {
+        double row = 0;
+        for (int l = 0; l < order; ++l) row += std::abs(a[static_cast<std::size_t>(i) * order + l]);
+        anorm = std::max(anorm, row);
+        for (int c = 0; c < nrhs; ++c) {
+          double r = -b[static_cast<std::size_t>(i) * nrhs + c];
+          for (int l = 0; l < order; ++l)
+            r += a[static_cast<std::size_t>(i) * order + l] *
+                 xs[static_cast<std::size_t>(l) * nrhs + c];
+          worst = std::max(worst, std::abs(r));
+          xnorm = std::max(xnorm, std::abs(xs[static_cast<std::size_t>(i) * nrhs + c]));
+        }
+      }
+      BOOST_TEST_INFO("grid " << shape.str() << ", logical block " << width);
+      DEEPRFM_CHECK_ALL(worst <= 10.0 * order * test::kEps * anorm * xnorm);
     }
   }
   la::set_pblas_logical_block(saved);

@@ -75,7 +75,8 @@ def main():
         run(1, "seed1-P1.h5", "--n", "120", "--seed", "1", "--save-features", "all")
         run(1, "seed2-P1.h5", "--n", "120", "--seed", "2")
         run(2, "seed1-P2.h5", "--n", "120", "--seed", "1")
-        run(2, "seed1-P2-n170.h5", "--n", "170", "--seed", "1")  # 170^2/2 ~ 120^2: weak pair
+        run(2, "seed1-P2-n170.h5", "--n", "170", "--seed", "1",  # 170^2/2 ~ 120^2: weak pair
+            "--pblas-block", "64")
         # A tiny deeprfm-mlp run in the same directory: measured at epochs 0, 2, 4, 6.
         mlp_exe = args.deeprfm_mlp or os.path.join(os.path.dirname(os.path.abspath(args.deeprfm)),
                                                    "deeprfm-mlp")
@@ -135,6 +136,10 @@ def main():
                 cols = list(f["layers/layer_01/timings"].attrs["columns"])
                 byts = sum(float(f[f"layers/{g}/timings"][:, cols.index("bytes")].sum()) for g in f["layers"])
                 ranks = int(f.attrs["ranks"])
+                pblas = {int(f[f"layers/{g}"].attrs["pblas_block"]) for g in f["layers"]}
+            want_pblas = 64 if "n170" in r["file"] else 512  # --pblas-block, or the default
+            check(f"layer attribute pblas_block of {os.path.basename(r['file'])}",
+                  pblas == {want_pblas}, str(pblas))
             check(f"runs.csv seconds of {os.path.basename(r['file'])}",
                   math.isclose(float(r["seconds"]), total, rel_tol=1e-4), f"{r['seconds']} vs {total}")
             check(f"runs.csv MB of {os.path.basename(r['file'])}",

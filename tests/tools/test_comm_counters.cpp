@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include <deeprfm/core/comm_counters.hpp>
@@ -118,4 +119,35 @@ BOOST_AUTO_TEST_CASE(scoped_phase_records_bytes) {
   DEEPRFM_CHECK_ALL(timers.at("reduce").bytes == 2.0 * 8.0 * 500 * (p - 1) / p);
   timers.add("direct", 1.0, 2.0, 3.0);
   BOOST_CHECK_EQUAL(timers.at("direct").bytes, 3.0);
+}
+
+// A phase with a synchronising barrier: the barrier makes every rank's time the slowest rank's,
+// and it is skipped when the scope is left by an exception (here only on rank 0: a barrier on
+// rank 0 alone would be matched with the barrier below and leave the final Allreduce of the
+// other ranks waiting, so the test would hang instead of passing).
+BOOST_AUTO_TEST_CASE(synchronised_phase_waits_for_the_slowest_rank_but_not_while_unwinding) {
+  const auto world = mpi::Communicator::world();
+  PhaseTimers timers;
+  world.barrier();  // start together (up to scheduling: 4 ranks may share 2 cores)
+  {
+    ScopedPhase phase(timers, "sync", 0, world.get());
+    if (world.rank() == world.size() - 1) {
+      const double until = wall_seconds() + 0.1;
+      while (wall_seconds() < until) {
+      }
+    }
+  }
+  DEEPRFM_CHECK_ALL(timers.at("sync").seconds >= 0.05);
+  bool caught = false;
+  if (world.rank() == 0) {
+    try {
+      ScopedPhase phase(timers, "unwound", 0, world.get());
+      throw std::runtime_error("only rank 0 fails");
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+    BOOST_CHECK(timers.has("unwound"));
+  }
+  world.barrier();
+  DEEPRFM_CHECK_ALL(world.rank() != 0 || caught);
 }

@@ -30,7 +30,9 @@ struct KernelStats {
   std::int64_t near_pairs = 0;               ///< pairs recomputed from differences
   std::int64_t near_pairs_unrecomputed = 0;  ///< near pairs left at Gram accuracy (over budget)
   std::int64_t coincident_pairs = 0;         ///< off-diagonal pairs at distance < 1e-10
-  double one_norm = 0;  ///< ||out||_1, the largest column sum of |out| (same on every rank)
+  /// ||out||_1 of the block this call assembled (the largest column sum of |out|; a panel's
+  /// own norm for a panel), the same on every rank; not set by assemble_kernel_single.
+  double one_norm = 0;
   double seconds_gram = 0;
   double seconds_elementwise = 0;
   std::vector<LocalNearPair> local_near_pairs;  ///< this rank's (not summed)

@@ -96,13 +96,15 @@ class DistMatrix;
 /// reads it from PILAENV, a routine its documentation leaves to the user to tune; deeprfm
 /// defines PILAENV (in src/la/scalapack.cpp, which every program that calls ScaLAPACK through
 /// the wrappers below links) to return this value. The reference value, 32, turns the updates
-/// inside pdpotrf into rank-32 local GEMMs and costs it about 10% of the DGEMM rate at
-/// n = 16000 (docs/performance.md). Default 512. Vendor libraries (MKL, LibSci) may ignore it.
-/// Set it to the same value on every rank, before ScaLAPACK runs. Local (process-wide).
+/// inside pdpotrf into rank-32 local GEMMs and cost it 5-8 points of the DGEMM rate at
+/// n = 16000 on 2 ranks (docs/performance.md). Default 512. Vendor libraries (MKL, LibSci) may
+/// ignore it. Set it to the same value on every rank, before ScaLAPACK runs. Local (process-wide).
+inline constexpr int kMinPblasLogicalBlock = 512;
 void set_pblas_logical_block(int width);
 int pblas_logical_block();
 
-/// The default for block-cyclic block size `block`: the smallest multiple of it >= 512. Local.
+/// The default for block-cyclic block size `block`: the smallest multiple of it >=
+/// kMinPblasLogicalBlock (512). Local.
 int default_pblas_logical_block(int block);
 
 /// How many times ScaLAPACK/PBLAS has called deeprfm's PILAENV in this process: 0 after a

@@ -39,16 +39,16 @@ int guarded_main(const mpi::Communicator& world, MainContext& context,
         std::fprintf(stderr, "%s: error%s: %s\n", program, where_text().c_str(), e.what());
       return static_cast<int>(e.kind());
     }
-    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program,
-                 world.rank(), where_text().c_str(), e.what());
+    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program, world.rank(),
+                 where_text().c_str(), e.what());
     mpi::Environment::abort(static_cast<int>(e.kind()));
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "%s: error on rank %d%s: out of memory (aborting all ranks); %s\n",
                  program, world.rank(), where_text().c_str(), context.out_of_memory_advice);
     mpi::Environment::abort(static_cast<int>(ErrorKind::resource));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program,
-                 world.rank(), where_text().c_str(), e.what());
+    std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program, world.rank(),
+                 where_text().c_str(), e.what());
     mpi::Environment::abort(static_cast<int>(ErrorKind::internal));
   }
   return static_cast<int>(ErrorKind::internal);  // not reached: abort does not return

@@ -49,8 +49,4 @@ ParseResult parse_command_line(
     int argc, char** argv,
     const std::vector<std::pair<std::string, std::string>>* stored = nullptr);
 
-/// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
-/// before the full parse). Local.
-std::string resume_path(int argc, char** argv);
-
 }  // namespace deeprfm::app

@@ -21,6 +21,7 @@
 
 #include "cli.hpp"
 #include "guarded_main.hpp"
+#include "option_text.hpp"
 
 namespace {
 

@@ -53,16 +53,6 @@ const std::vector<std::string>& mlp_options_changeable_on_resume() {
   return names;
 }
 
-std::string mlp_resume_path(int argc, char** argv) {
-  std::string path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--resume" && i + 1 < argc) path = argv[i + 1];
-    if (a.rfind("--resume=", 0) == 0) path = a.substr(9);
-  }
-  return path;
-}
-
 MlpParseResult parse_mlp_command_line(
     int argc, char** argv, const std::vector<std::pair<std::string, std::string>>* stored) {
   MlpParseResult result;

@@ -41,10 +41,6 @@ mlp::RunSettings run_settings(const MlpRunOptions& options);
 /// one invocation: --quiet, --config, --output, --overwrite).
 const std::vector<std::string>& mlp_options_changeable_on_resume();
 
-/// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
-/// before the full parse). Local.
-std::string mlp_resume_path(int argc, char** argv);
-
 /// Parse argv and, if --config is given, the config file (command line wins). With
 /// --resume FILE, `stored` must hold the run's stored /config: it is the base, only
 /// mlp_options_changeable_on_resume() may be given with another value, and a contradiction

@@ -13,6 +13,7 @@
 #include <deeprfm/version.hpp>
 
 #include "guarded_main.hpp"
+#include "option_text.hpp"
 #include "mlp_cli.hpp"
 
 namespace {
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::install_stop_handlers();
     std::optional<deeprfm::mlp::CheckpointStore> existing;
-    const std::string resume = deeprfm::app::mlp_resume_path(argc, argv);
+    const std::string resume = deeprfm::app::resume_path(argc, argv);
     if (!resume.empty()) {
       existing.emplace(resume, world);
       existing->open_existing();

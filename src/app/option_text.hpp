@@ -1,6 +1,7 @@
 #pragma once
-// The value of a Boost.Program_options option as text, as both executables store it in their
-// results files and compare it on --resume (doubles with 17 digits: round trips exactly).
+// What the two command lines (deeprfm, deeprfm-mlp) share: the value of a Boost.Program_options
+// option as text, as both executables store it in their results files and compare it on
+// --resume (doubles with 17 digits: round trips exactly), and the --resume pre-scan.
 #include <cstdint>
 #include <iomanip>
 #include <sstream>
@@ -26,6 +27,18 @@ inline std::string option_to_text(const boost::any& value) {
     return os.str();
   }
   return "?";
+}
+
+/// The --resume FILE of argv, or "" (a light pre-scan, so that the stored options can be read
+/// before the full parse). Local.
+inline std::string resume_path(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--resume" && i + 1 < argc) path = argv[i + 1];
+    if (a.rfind("--resume=", 0) == 0) path = a.substr(9);
+  }
+  return path;
 }
 
 }  // namespace deeprfm::app

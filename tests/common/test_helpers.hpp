@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: pass/fail agreed over ranks before asserting, n*eps tolerances,
 // temporary directories and grid shapes to sweep.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -66,6 +67,37 @@ inline std::filesystem::path shared_temp_dir(const std::string& tag) {
   }
   MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, MPI_COMM_WORLD);
   return std::filesystem::path(buf);
+}
+
+/// Removes a shared temporary directory when the test ends (rank 0, after every rank is done).
+/// Collective over MPI_COMM_WORLD.
+struct TempDirGuard {
+  std::filesystem::path dir;
+  ~TempDirGuard() {
+    MPI_Barrier(MPI_COMM_WORLD);
+    std::error_code ec;
+    if (world_rank() == 0 && !dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+};
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// |a - b| / max(|a|, |b|) (0 if both are 0; NaN if either is NaN).
+inline double rel_diff(double a, double b) {
+  const double scale = std::max(std::abs(a), std::abs(b));
+  return scale == 0 ? 0.0 : std::abs(a - b) / scale;
+}
+
+/// max |a_i - b_i| / max |b_i| (absolute when b is all zeros).
+inline double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return scale == 0 ? m : m / scale;
 }
 
 }  // namespace deeprfm::test

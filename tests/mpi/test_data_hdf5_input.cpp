@@ -21,17 +21,6 @@ using namespace deeprfm;
 
 namespace {
 
-/// Removes a shared temporary directory when the test ends (rank 0, after every rank is done).
-/// Collective over MPI_COMM_WORLD.
-struct TempDirGuard {
-  std::filesystem::path dir;
-  ~TempDirGuard() {
-    MPI_Barrier(MPI_COMM_WORLD);
-    std::error_code ec;
-    if (test::world_rank() == 0 && !dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-};
-
 constexpr int kSamples = 11;
 
 float x_value(int i, int j) { return static_cast<float>(i) + static_cast<float>(j) / 8.0f; }
@@ -97,16 +86,12 @@ std::string open_error(const std::string& path, const std::string& x, const std:
   return "";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(reads_float32_samples_and_int32_labels) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("hdf5-input");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = write_fixture(dir);
 
   for (const auto& [x_name, y_name, dim] : {std::tuple<std::string, std::string, int>{"X", "y", 3},
@@ -116,7 +101,7 @@ BOOST_AUTO_TEST_CASE(reads_float32_samples_and_int32_labels) {
     DEEPRFM_CHECK_ALL(source->size() == kSamples);
     DEEPRFM_CHECK_ALL(source->dim() == dim);
     DEEPRFM_CHECK_ALL(source->collective_reads());
-    DEEPRFM_CHECK_ALL(contains(source->describe(), "xy.h5"));
+    DEEPRFM_CHECK_ALL(test::contains(source->describe(), "xy.h5"));
     bool labels_ok = source->labels().size() == kSamples;
     for (int i = 0; labels_ok && i < kSamples; ++i) labels_ok = source->labels()[i] == i % 3;
     DEEPRFM_CHECK_ALL(labels_ok);
@@ -137,7 +122,7 @@ BOOST_AUTO_TEST_CASE(reads_float32_samples_and_int32_labels) {
 
 BOOST_AUTO_TEST_CASE(bad_inputs_fail_on_every_rank) {
   const auto dir = test::shared_temp_dir("hdf5-input-bad");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = write_fixture(dir);
   const std::string text = (dir / "text.h5").string();
   if (test::world_rank() == 0) std::ofstream(text) << "this is not an HDF5 file\n";
@@ -161,7 +146,7 @@ BOOST_AUTO_TEST_CASE(bad_inputs_fail_on_every_rank) {
   for (const auto& c : cases) {
     ErrorKind kind = ErrorKind::internal;
     const std::string message = open_error(c.file, c.x, c.y, &kind);
-    const bool ok = contains(message, c.expect) && kind == ErrorKind::input;
+    const bool ok = test::contains(message, c.expect) && kind == ErrorKind::input;
     if (test::world_rank() == 0)
       BOOST_TEST_MESSAGE((ok ? "ok: " : "FAILED: expected '" + c.expect + "', got: ") << message);
     DEEPRFM_CHECK_ALL(ok);
@@ -173,7 +158,7 @@ BOOST_AUTO_TEST_CASE(bad_inputs_fail_on_every_rank) {
 BOOST_AUTO_TEST_CASE(train_and_test_sets_from_one_file_with_their_own_names) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("hdf5-input-one-file");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = write_fixture(dir);
   grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
   data::DataOptions options;
@@ -203,7 +188,7 @@ BOOST_AUTO_TEST_CASE(train_and_test_sets_from_one_file_with_their_own_names) {
   } catch (const Error& e) {
     message = e.what();
   }
-  DEEPRFM_CHECK_ALL(contains(message, "y_neg"));
+  DEEPRFM_CHECK_ALL(test::contains(message, "y_neg"));
   options.test_y_name = "y";
   const auto both = data::load_train_test(options, grid, 4);
   DEEPRFM_CHECK_ALL(both.train.x.rows() == kSamples && both.test.x.rows() == kSamples);

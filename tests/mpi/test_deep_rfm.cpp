@@ -36,31 +36,19 @@ RunOutput run_deep_rfm(const mpi::Communicator& comm, grid::GridShape shape, int
   return out;
 }
 
-double rel_diff(double a, double b) {
-  const double scale = std::max(std::abs(a), std::abs(b));
-  return scale == 0 ? 0.0 : std::abs(a - b) / scale;
-}
-
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  double m = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::max(m, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale == 0 ? m : m / scale;
-}
-
 double worst_metric_diff(const RunOutput& a, const RunOutput& b) {
   double worst = 0;
   for (std::size_t l = 0; l < a.layers.size(); ++l) {
     const auto &x = a.layers[l], &y = b.layers[l];
     for (auto [p, q] : {std::pair{&x.input, &y.input}, std::pair{&x.projected, &y.projected},
                         std::pair{&x.mapped, &y.mapped}}) {
-      worst = std::max({worst, rel_diff(p->nc1, q->nc1), rel_diff(p->nc1_pinv, q->nc1_pinv),
-                        rel_diff(p->nc2_etf, q->nc2_etf), rel_diff(p->nc2_orth, q->nc2_orth)});
+      worst = std::max(
+          {worst, test::rel_diff(p->nc1, q->nc1), test::rel_diff(p->nc1_pinv, q->nc1_pinv),
+           test::rel_diff(p->nc2_etf, q->nc2_etf), test::rel_diff(p->nc2_orth, q->nc2_orth)});
     }
-    worst = std::max({worst, rel_diff(x.train_accuracy, y.train_accuracy),
-                      rel_diff(x.test_accuracy, y.test_accuracy), max_rel_diff(x.agop, y.agop)});
+    worst = std::max({worst, test::rel_diff(x.train_accuracy, y.train_accuracy),
+                      test::rel_diff(x.test_accuracy, y.test_accuracy),
+                      test::max_rel_diff(x.agop, y.agop)});
   }
   return worst;
 }
@@ -89,8 +77,8 @@ BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size
     for (int block : {4, 7, 64}) {
       const RunOutput run = run_deep_rfm(world, shape, block, data_options, model);
       const double metrics = worst_metric_diff(run, reference);
-      const double features = max_rel_diff(run.features, reference.features);
-      const double test_features = max_rel_diff(run.test_features, reference.test_features);
+      const double features = test::max_rel_diff(run.features, reference.features);
+      const double test_features = test::max_rel_diff(run.test_features, reference.test_features);
       BOOST_TEST_MESSAGE("grid " << shape.str() << " block " << block << ": metrics " << metrics
                                  << " features " << features << " test " << test_features);
       DEEPRFM_CHECK_ALL(metrics < 1e-10);

@@ -19,17 +19,6 @@ using namespace deeprfm;
 
 namespace {
 
-/// Removes a shared temporary directory when the test ends (rank 0, after every rank is done).
-/// Collective over MPI_COMM_WORLD.
-struct TempDirGuard {
-  std::filesystem::path dir;
-  ~TempDirGuard() {
-    MPI_Barrier(MPI_COMM_WORLD);
-    std::error_code ec;
-    if (test::world_rank() == 0 && !dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-};
-
 double value_at(int i, int j) { return i * 1000.0 + j + 0.25; }
 
 /// Run `f`, which must throw deeprfm::Error on every rank; return the message (or "" if it did
@@ -47,16 +36,12 @@ std::string error_of(F&& f, ErrorKind* kind = nullptr) {
   return "";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-dist");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   for (auto shape : test::all_grid_shapes()) {
     grid::ProcessGrid grid(world, shape);
     const std::string path = (dir / ("dist_" + shape.str() + ".h5")).string();
@@ -101,7 +86,7 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
     ErrorKind kind = ErrorKind::internal;
     const auto msg =
         error_of([&] { file.read_distributed("/matrices/m13_n7_b4x4", wrong); }, &kind);
-    DEEPRFM_CHECK_ALL(contains(msg, "expected 13 x 8") && kind == ErrorKind::input);
+    DEEPRFM_CHECK_ALL(test::contains(msg, "expected 13 x 8") && kind == ErrorKind::input);
     // Overwriting with the same shape works; a different shape is refused.
     la::DistMatrix<double> c(grid, 13, 7, 4);
     c.fill(2.0);
@@ -111,15 +96,15 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
     for (double v : again) twos = twos && v == 2.0;
     DEEPRFM_CHECK_ALL(twos);
     DEEPRFM_CHECK_ALL(
-        contains(error_of([&] { file.write_distributed("/matrices/m13_n7_b4x4", wrong); }),
-                 "cannot overwrite"));
+        test::contains(error_of([&] { file.write_distributed("/matrices/m13_n7_b4x4", wrong); }),
+                       "cannot overwrite"));
   }
 }
 
 BOOST_AUTO_TEST_CASE(replicated_writes_and_read_rows) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-repl");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "repl.h5").string();
   io::File file(path, io::File::Mode::create_exclusive, world);
 
@@ -166,15 +151,15 @@ BOOST_AUTO_TEST_CASE(replicated_writes_and_read_rows) {
   const auto msg = error_of(
       [&] { file.read_rows("/a/b/doubles", rank == world.size() - 1 ? 2 : 0, 2, two_rows.data()); },
       &kind);
-  DEEPRFM_CHECK_ALL(contains(msg, "outside") && kind == ErrorKind::input);
+  DEEPRFM_CHECK_ALL(test::contains(msg, "outside") && kind == ErrorKind::input);
   // A missing dataset is an input error naming it.
-  DEEPRFM_CHECK_ALL(contains(error_of([&] { file.read_all_double("/nope/x"); }), "/nope/x"));
+  DEEPRFM_CHECK_ALL(test::contains(error_of([&] { file.read_all_double("/nope/x"); }), "/nope/x"));
 }
 
 BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-attr");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "attr.h5").string();
   {
     io::File file(path, io::File::Mode::create_truncate, world);
@@ -225,13 +210,14 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
     // An HDF5-level failure carries the innermost message of the HDF5 error stack.
     ErrorKind kind = ErrorKind::internal;
     const auto msg = error_of([&] { file.read_attribute_double("/", "s"); }, &kind);
-    DEEPRFM_CHECK_ALL(kind == ErrorKind::resource && contains(msg, "H5Aread failed") &&
-                      contains(msg, "(in H5"));
+    DEEPRFM_CHECK_ALL(kind == ErrorKind::resource && test::contains(msg, "H5Aread failed") &&
+                      test::contains(msg, "(in H5"));
     if (world.rank() == 0) BOOST_TEST_MESSAGE("HDF5 error example: " << msg);
     // Attributes on a missing object, groups over datasets: input errors.
+    DEEPRFM_CHECK_ALL(test::contains(error_of([&] { file.write_attribute("/nope", "a", 1.0); }),
+                                     "no object '/nope'"));
     DEEPRFM_CHECK_ALL(
-        contains(error_of([&] { file.write_attribute("/nope", "a", 1.0); }), "no object '/nope'"));
-    DEEPRFM_CHECK_ALL(contains(error_of([&] { file.ensure_group("/g1/data"); }), "another object"));
+        test::contains(error_of([&] { file.ensure_group("/g1/data"); }), "another object"));
   }
   // Fixed-length string attributes (as other tools write them), added by rank 0 serially.
   if (world.rank() == 0) {
@@ -267,7 +253,7 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
 BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-excl");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "out.h5").string();
   {
     io::File file(path, io::File::Mode::create_exclusive, world);
@@ -278,7 +264,7 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
   const auto msg =
       error_of([&] { io::File f(path, io::File::Mode::create_exclusive, world); }, &kind);
   DEEPRFM_CHECK_ALL(
-      contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
+      test::contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   {
     io::File file(path, io::File::Mode::create_truncate, world);
@@ -292,29 +278,29 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
     file.write_attribute("/", "added", std::int64_t(3));
   }
   // Missing file, not an HDF5 file, missing output directory: input errors on every rank.
-  DEEPRFM_CHECK_ALL(contains(error_of([&] {
-                               io::File f((dir / "missing.h5").string(), io::File::Mode::read_only,
-                                          world);
-                             }),
-                             "does not exist"));
+  DEEPRFM_CHECK_ALL(test::contains(error_of([&] {
+                                     io::File f((dir / "missing.h5").string(),
+                                                io::File::Mode::read_only, world);
+                                   }),
+                                   "does not exist"));
   const std::string text = (dir / "text.h5").string();
   if (world.rank() == 0) std::ofstream(text) << "not hdf5\n";
   world.barrier();
   DEEPRFM_CHECK_ALL(
-      contains(error_of([&] { io::File f(text, io::File::Mode::read_only, world); }, &kind),
-               "is not an HDF5 file"));
+      test::contains(error_of([&] { io::File f(text, io::File::Mode::read_only, world); }, &kind),
+                     "is not an HDF5 file"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
-  DEEPRFM_CHECK_ALL(contains(error_of([&] {
-                               io::File f((dir / "no_dir" / "x.h5").string(),
-                                          io::File::Mode::create_truncate, world);
-                             }),
-                             "does not exist"));
+  DEEPRFM_CHECK_ALL(test::contains(error_of([&] {
+                                     io::File f((dir / "no_dir" / "x.h5").string(),
+                                                io::File::Mode::create_truncate, world);
+                                   }),
+                                   "does not exist"));
 }
 
 BOOST_AUTO_TEST_CASE(h5py_sees_samples_as_rows) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-h5py");
-  TempDirGuard cleanup{dir};
+  test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "py.h5").string();
   {
     grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));

@@ -70,10 +70,9 @@ mlp::RunSummary resume_run(const std::string& path, const mpi::Communicator& com
   return mlp::run_mlp(app::run_settings(parsed.options), comm, &store);
 }
 
-double rel_diff(double a, double b) {
-  if (std::isnan(a) && std::isnan(b)) return 0.0;
-  const double scale = std::max(std::abs(a), std::abs(b));
-  return scale == 0 ? 0.0 : std::abs(a - b) / scale;
+/// test::rel_diff, with two NaNs (a metric undefined in both runs) taken as equal.
+double rel_diff_nan_equal(double a, double b) {
+  return std::isnan(a) && std::isnan(b) ? 0.0 : test::rel_diff(a, b);
 }
 
 /// Largest relative difference of two row sets (the last `skip_tail` columns ignored: the
@@ -85,7 +84,7 @@ double rows_diff(const std::vector<std::vector<double>>& a,
   for (std::size_t r = 0; r < a.size(); ++r) {
     if (a[r].size() != b[r].size()) return 1.0;
     for (std::size_t c = 0; c + skip_tail < a[r].size(); ++c)
-      w = std::max(w, rel_diff(a[r][c], b[r][c]));
+      w = std::max(w, rel_diff_nan_equal(a[r][c], b[r][c]));
   }
   return w;
 }

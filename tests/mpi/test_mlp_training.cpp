@@ -37,33 +37,21 @@ ShortRun short_run(const mpi::Communicator& comm, const data::DataOptions& optio
   return out;
 }
 
-double rel_diff(double a, double b) {
-  const double scale = std::max(std::abs(a), std::abs(b));
-  return scale == 0 ? 0.0 : std::abs(a - b) / scale;
-}
-
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  double m = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::max(m, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale == 0 ? m : m / scale;
-}
-
 double worst_measurement_diff(const mlp::Measurement& a, const mlp::Measurement& b) {
-  double w = std::max({rel_diff(a.eval.train_loss, b.eval.train_loss),
-                       rel_diff(a.eval.test_loss, b.eval.test_loss),
-                       rel_diff(a.eval.train_accuracy, b.eval.train_accuracy)});
+  double w = std::max({test::rel_diff(a.eval.train_loss, b.eval.train_loss),
+                       test::rel_diff(a.eval.test_loss, b.eval.test_loss),
+                       test::rel_diff(a.eval.train_accuracy, b.eval.train_accuracy)});
   for (std::size_t l = 0; l < a.layers.size(); ++l) {
     const auto &x = a.layers[l], &y = b.layers[l];
     for (auto [p, q] : {std::pair{&x.collapse.input, &y.collapse.input},
                         std::pair{&x.collapse.projected, &y.collapse.projected},
                         std::pair{&x.collapse.mapped, &y.collapse.mapped}})
-      w = std::max({w, rel_diff(p->nc1, q->nc1), rel_diff(p->nc1_pinv, q->nc1_pinv),
-                    rel_diff(p->nc2_etf, q->nc2_etf), rel_diff(p->nc2_orth, q->nc2_orth)});
-    w = std::max({w, rel_diff(x.nfa_corr, y.nfa_corr), rel_diff(x.nfa_corr_sqrt, y.nfa_corr_sqrt),
-                  max_rel_diff(x.agop, y.agop)});
+      w = std::max({w, test::rel_diff(p->nc1, q->nc1), test::rel_diff(p->nc1_pinv, q->nc1_pinv),
+                    test::rel_diff(p->nc2_etf, q->nc2_etf),
+                    test::rel_diff(p->nc2_orth, q->nc2_orth)});
+    w = std::max({w, test::rel_diff(x.nfa_corr, y.nfa_corr),
+                  test::rel_diff(x.nfa_corr_sqrt, y.nfa_corr_sqrt),
+                  test::max_rel_diff(x.agop, y.agop)});
   }
   return w;
 }
@@ -98,8 +86,8 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
     const mpi::Communicator self = world.split(world.rank(), 0);
     const ShortRun reference = short_run(self, options, config, epochs);
 
-    const double dp = max_rel_diff(distributed.parameters, reference.parameters);
-    const double dl = max_rel_diff(distributed.running_losses, reference.running_losses);
+    const double dp = test::max_rel_diff(distributed.parameters, reference.parameters);
+    const double dl = test::max_rel_diff(distributed.running_losses, reference.running_losses);
     double dm = 0;
     for (std::size_t i = 0; i < reference.measurements.size(); ++i)
       dm = std::max(dm,
@@ -152,7 +140,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
   DEEPRFM_CHECK_ALL(last.eval.train_loss < 0.5 * before.train_loss);
   DEEPRFM_CHECK_ALL(last.eval.train_accuracy > 0.8);
   DEEPRFM_CHECK_ALL(last.eval.test_accuracy > 0.6);
-  DEEPRFM_CHECK_ALL(rel_diff(m.eval.train_loss, last.eval.train_loss) < 1e-12);
+  DEEPRFM_CHECK_ALL(test::rel_diff(m.eval.train_loss, last.eval.train_loss) < 1e-12);
   // Training lowers within-class variability at the last hidden layer's output.
   DEEPRFM_CHECK_ALL(m.layers.back().collapse.mapped.nc1 < m.layers.front().collapse.input.nc1);
   for (const auto& l : m.layers) DEEPRFM_CHECK_ALL(std::isfinite(l.nfa_corr) && l.nfa_corr > 0);

@@ -12,6 +12,7 @@ namespace {
 File::Mode mode_for(bool overwrite) {
   return overwrite ? File::Mode::create_truncate : File::Mode::create_exclusive;
 }
+}  // namespace
 
 std::string now_iso8601() {
   const std::time_t t = std::time(nullptr);
@@ -20,8 +21,8 @@ std::string now_iso8601() {
   return buf;
 }
 
-void write_collapse(File& f, const std::string& group, const std::string& stage,
-                    const metrics::CollapseMetrics& m) {
+void write_collapse_attributes(File& f, const std::string& group, const std::string& stage,
+                               const metrics::CollapseMetrics& m) {
   f.write_attribute(group, "nc1_" + stage, m.nc1);
   f.write_attribute(group, "nc1_pinv_" + stage, m.nc1_pinv);
   f.write_attribute(group, "nc2_etf_" + stage, m.nc2_etf);
@@ -29,7 +30,6 @@ void write_collapse(File& f, const std::string& group, const std::string& stage,
   f.write_attribute(group, "trace_within_" + stage, m.trace_within);
   f.write_attribute(group, "trace_between_" + stage, m.trace_between);
 }
-}  // namespace
 
 std::string layer_group(int layer) {
   char buf[32];
@@ -123,9 +123,9 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   f.write_replicated(g + "/agop_eigenvalues", {d}, layer.agop_eigenvalues.data());
   f.write_attribute(g, "layer", static_cast<std::int64_t>(layer.layer + 1));
   f.write_attribute(g, "dim_in", static_cast<std::int64_t>(layer.dim_in));
-  write_collapse(f, g, "input", layer.input);
-  write_collapse(f, g, "projected", layer.projected);
-  write_collapse(f, g, "mapped", layer.mapped);
+  write_collapse_attributes(f, g, "input", layer.input);
+  write_collapse_attributes(f, g, "projected", layer.projected);
+  write_collapse_attributes(f, g, "mapped", layer.mapped);
   f.write_attribute(g, "residual", layer.residual);
   f.write_attribute(g, "rcond", layer.rcond);
   f.write_attribute(g, "ridge", layer.ridge);

@@ -12,29 +12,6 @@ namespace deeprfm::mlp {
 
 namespace {
 
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::string layer_group(int layer) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "layer_%02d", layer + 1);
-  return buf;
-}
-
-void write_collapse(io::File& f, const std::string& group, const std::string& stage,
-                    const metrics::CollapseMetrics& m) {
-  f.write_attribute(group, "nc1_" + stage, m.nc1);
-  f.write_attribute(group, "nc1_pinv_" + stage, m.nc1_pinv);
-  f.write_attribute(group, "nc2_etf_" + stage, m.nc2_etf);
-  f.write_attribute(group, "nc2_orth_" + stage, m.nc2_orth);
-  f.write_attribute(group, "trace_within_" + stage, m.trace_within);
-  f.write_attribute(group, "trace_between_" + stage, m.trace_between);
-}
-
 void write_evaluation(io::File& f, const std::string& group, const Evaluation& e) {
   f.write_attribute(group, "train_loss", e.train_loss);
   f.write_attribute(group, "train_accuracy", e.train_accuracy);
@@ -152,7 +129,7 @@ void ResultsWriter::write_run_info(const std::string& command_line,
   f.write_attribute("/", "program", std::string("deeprfm-mlp"));
   f.write_attribute("/", "version", std::string(kVersion));
   f.write_attribute("/", "git_revision", std::string(kGitRevision));
-  f.write_attribute("/", "created", now_iso8601());
+  f.write_attribute("/", "created", io::now_iso8601());
   f.write_attribute("/", "command_line", command_line);
   f.write_attribute("/", "ranks", static_cast<std::int64_t>(ranks));
   f.write_attribute("/", "blas_library", blas_library);
@@ -174,14 +151,14 @@ void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
   f.write_attribute(g, "seconds", m.seconds);
   write_evaluation(f, g, m.eval);
   for (const auto& l : m.layers) {
-    const std::string lg = g + "/" + layer_group(l.layer);
+    const std::string lg = g + "/" + io::layer_group(l.layer);
     f.ensure_group(lg);
     f.write_attribute(lg, "layer", static_cast<std::int64_t>(l.layer + 1));
     f.write_attribute(lg, "dim_in", static_cast<std::int64_t>(l.dim_in));
     f.write_attribute(lg, "dim_out", static_cast<std::int64_t>(l.dim_out));
-    write_collapse(f, lg, "input", l.collapse.input);
-    write_collapse(f, lg, "projected", l.collapse.projected);
-    write_collapse(f, lg, "mapped", l.collapse.mapped);
+    io::write_collapse_attributes(f, lg, "input", l.collapse.input);
+    io::write_collapse_attributes(f, lg, "projected", l.collapse.projected);
+    io::write_collapse_attributes(f, lg, "mapped", l.collapse.mapped);
     f.write_attribute(lg, "nfa_corr", l.nfa_corr);
     f.write_attribute(lg, "nfa_corr_sqrt", l.nfa_corr_sqrt);
     f.write_attribute(lg, "nfa_cos", l.nfa_cos);
@@ -229,8 +206,8 @@ void ResultsWriter::write_weights(const Network& net) {
   io::File& f = file_;
   f.ensure_group("/weights");
   for (int l = 0; l < net.matrices(); ++l) {
-    const std::string name =
-        l == net.hidden_layers() ? std::string("/weights/readout") : "/weights/" + layer_group(l);
+    const std::string name = l == net.hidden_layers() ? std::string("/weights/readout")
+                                                      : "/weights/" + io::layer_group(l);
     f.write_replicated(name, {hsize_t(net.out_dim(l)), hsize_t(net.in_dim(l))}, net.weight(l));
   }
   f.flush();

@@ -62,4 +62,13 @@ class ResultsWriter {
 /// "layer_01" for layer index 0. Local.
 std::string layer_group(int layer);
 
+/// The current UTC time as "2026-11-29T10:00:00Z" (the files' `created` attribute). Local.
+std::string now_iso8601();
+
+/// The neural-collapse metrics of one stage as attributes `nc1_<stage>`, `nc1_pinv_<stage>`,
+/// `nc2_etf_<stage>`, `nc2_orth_<stage>`, `trace_within_<stage>`, `trace_between_<stage>` of
+/// `group` (deeprfm and deeprfm-mlp files alike). Collective over the file's communicator.
+void write_collapse_attributes(File& f, const std::string& group, const std::string& stage,
+                               const metrics::CollapseMetrics& m);
+
 }  // namespace deeprfm::io

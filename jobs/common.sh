@@ -35,44 +35,94 @@ results_state() {
   fi
 }
 
+# The number of complete layers in a results file (0 when it is missing or unreadable).
+completed_layers() {
+  local file="$1" n=""
+  [ -e "$file" ] || { echo 0; return 0; }
+  if command -v h5dump >/dev/null; then
+    n="$(h5dump -a /checkpoint/completed_layers "$file" 2>/dev/null | sed -n 's/.*(0): *\([0-9][0-9]*\).*/\1/p' | head -n 1)"
+  fi
+  if [ -z "$n" ] && "$DEEPRFM_PYTHON" -c 'import h5py' 2>/dev/null; then
+    n="$("$DEEPRFM_PYTHON" -c 'import h5py, sys
+try:
+    print(int(h5py.File(sys.argv[1], "r")["checkpoint"].attrs["completed_layers"]))
+except Exception:
+    print(0)' "$file" 2>/dev/null)"
+  fi
+  echo "${n:-0}"
+}
+
+# Inside a Slurm job: export SLURM_JOB_END_TIME (Unix time at which Slurm ends the job; Slurm
+# 22.05 does not set it itself) from squeue, so that deeprfm plans its layers against the time
+# limit and abandons a layer that would run past it (docs/checkpointing.md, "Time limits").
+export_job_end_time() {
+  [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  if [ -z "${SLURM_JOB_END_TIME:-}" ]; then
+    local end epoch
+    end="$(squeue -h -j "$SLURM_JOB_ID" -o %e 2>/dev/null | head -n 1)"
+    if [ -n "$end" ] && epoch="$(date -d "$end" +%s 2>/dev/null)"; then
+      export SLURM_JOB_END_TIME="$epoch"
+    else
+      jobs_log "could not read the end time of job $SLURM_JOB_ID from squeue ('$end'): relying on the stop signal alone"
+      return 0
+    fi
+  fi
+  jobs_log "job $SLURM_JOB_ID ends at $(date -u -d "@$SLURM_JOB_END_TIME" +%FT%TZ) ($((SLURM_JOB_END_TIME - $(date +%s))) s from now)"
+}
+
 # Start NP ranks of deeprfm with the given arguments: srun inside a Slurm allocation (unless
 # DEEPRFM_LAUNCHER=mpirun), mpirun otherwise (the local twins). The launcher replaces the
 # calling shell (exec), so that signals sent to that process reach the launcher itself: call it
-# in a subshell or in the background, as run_forwarding_signals does.
+# in a subshell or in the background, as run_forwarding_signals does. With DEEPRFM_PRINT_ONLY=1
+# it prints the command line instead (jobs/submit.sh's DRY_RUN).
 launch_ranks() {
   local np="$1"; shift
+  local -a cmd
   if [ -n "${SLURM_JOB_ID:-}" ] && [ "$DEEPRFM_LAUNCHER" = srun ]; then
     local -a srun_flags
     read -r -a srun_flags <<<"$DEEPRFM_SRUN_FLAGS"
-    exec srun --ntasks="$np" "${srun_flags[@]}" "$DEEPRFM_BIN" "$@"
+    cmd=(srun --ntasks="$np" "${srun_flags[@]}" "$DEEPRFM_BIN" "$@")
   else
     local -a flags=(-n "$np" -x OPENBLAS_NUM_THREADS)
     [ -n "${OPENBLAS_CORETYPE:-}" ] && flags+=(-x OPENBLAS_CORETYPE)
+    [ -n "${SLURM_JOB_END_TIME:-}" ] && flags+=(-x SLURM_JOB_END_TIME)
     [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
+    # More ranks than cores: only outside an allocation (Slurm gives mpirun its slots).
     # (not nproc: it honours OMP_NUM_THREADS)
-    [ "$np" -gt "$(getconf _NPROCESSORS_ONLN)" ] && flags+=(--oversubscribe)
-    exec mpirun "${flags[@]}" "$DEEPRFM_BIN" "$@"
+    [ -z "${SLURM_JOB_ID:-}" ] && [ "$np" -gt "$(getconf _NPROCESSORS_ONLN)" ] && flags+=(--oversubscribe)
+    local -a mpirun_flags
+    read -r -a mpirun_flags <<<"${DEEPRFM_MPIRUN_FLAGS:-}"
+    cmd=(mpirun "${flags[@]}" "${mpirun_flags[@]}" "$DEEPRFM_BIN" "$@")
   fi
+  if [ "${DEEPRFM_PRINT_ONLY:-0}" = 1 ]; then
+    printf '%q ' "${cmd[@]}"; echo
+    return 0
+  fi
+  exec "${cmd[@]}"
 }
 
-# Run launch_ranks in the background and forward DEEPRFM_STOP_SIGNAL (and TERM) to it, so
-# that the batch shell (signalled by --signal=B:...) passes the checkpoint request on to the
-# ranks (srun and Open MPI's mpirun forward it to every task). Returns the launcher's status.
+# Run launch_ranks in the background and turn every stop request the batch shell receives
+# (DEEPRFM_STOP_SIGNAL, which Slurm sends before the time limit with --signal=B:..., and TERM,
+# INT and USR1: scancel, preemption, Ctrl-C) into DEEPRFM_STOP_SIGNAL for the launcher. srun and
+# Open MPI's mpirun forward SIGUSR1 to every rank and return the ranks' exit code (75), whereas
+# mpirun answers SIGTERM/SIGINT by killing the ranks and exiting 1 (docs/checkpointing.md).
+# Sets STOP_FORWARDED=1 when it passed a signal on. Returns the launcher's status.
 run_forwarding_signals() {
-  local pid rc
+  local pid rc sig
+  STOP_FORWARDED=0
   launch_ranks "$@" &
   pid=$!
-  # shellcheck disable=SC2064  # expand pid now
-  trap "jobs_log 'got the stop signal: passing it to the ranks'; kill -s $DEEPRFM_STOP_SIGNAL $pid 2>/dev/null" "$DEEPRFM_STOP_SIGNAL"
-  # shellcheck disable=SC2064
-  trap "kill -s TERM $pid 2>/dev/null" TERM
+  for sig in "$DEEPRFM_STOP_SIGNAL" TERM INT USR1; do
+    # shellcheck disable=SC2064  # expand pid and sig now
+    trap "jobs_log 'got SIG$sig: asking the ranks to checkpoint and stop (SIG$DEEPRFM_STOP_SIGNAL)'; STOP_FORWARDED=1; kill -s $DEEPRFM_STOP_SIGNAL $pid 2>/dev/null" "$sig"
+  done
   while :; do
     rc=0
     wait "$pid" || rc=$?
     if [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then continue; fi  # a trap woke us
     break
   done
-  trap - "$DEEPRFM_STOP_SIGNAL" TERM
+  trap - "$DEEPRFM_STOP_SIGNAL" TERM INT USR1
   return "$rc"
 }
 
@@ -108,59 +158,145 @@ wait_for_idle() {
   done
 }
 
-# run_resumable NP OUTPUT ARGS...: one deeprfm run writing OUTPUT, following the contract above.
-# Complete OUTPUT: skipped. Incomplete: `--resume OUTPUT`. Missing: ARGS --output OUTPUT.
-# Exit 75: in Slurm, requeue this job (bounded by DEEPRFM_MAX_REQUEUES) and return 0; locally,
-# run again with --resume (same bound). Any other failure is returned as is.
+# Exit code of deeprfm when the next layer cannot finish in the job's remaining time and no
+# layer was completed in this job: requeueing with the same time limit would not advance.
+DEEPRFM_EX_NO_TIME=76
+
+# run_resumable NP OUTPUT ARGS...: one deeprfm run writing OUTPUT, following the contract above:
+# `deeprfm --continue --output OUTPUT ARGS` starts the run, continues an incomplete OUTPUT, or
+# leaves a complete one alone — and refuses (exit 2, naming the options) an OUTPUT that holds a
+# run with other options, so that a changed experiment never passes for a finished one.
+# Exit 75 after at least one new layer: in Slurm, requeue this job (bounded by
+# DEEPRFM_MAX_REQUEUES) and return 0; locally (a Ctrl-C, a stop signal) return 75. Exit 75 with
+# no new layer, or 76: the time limit is too short for one layer; not requeued, return 76.
+# Any other failure is returned as is.
 run_resumable() {
   local np="$1" output="$2"; shift 2
-  local attempt=0 rc state
+  local rc before after
+  if [ "${DEEPRFM_PRINT_ONLY:-0}" = 1 ]; then
+    launch_ranks "$np" --continue --output "$output" "$@"
+    return 0
+  fi
   mkdir -p "$(dirname "$output")"
   [ -z "${SLURM_JOB_ID:-}" ] && wait_for_idle
+  export_job_end_time
   jobs_log "$(date -u +%FT%TZ) $(hostname): load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  while :; do
-    state="$(results_state "$output")"
-    case "$state" in
-      complete)
-        jobs_log "$output is complete: nothing to do"
-        return 0 ;;
-      incomplete)
-        jobs_log "$output is incomplete: resuming it"
-        rc=0; run_forwarding_signals "$np" --resume "$output" || rc=$? ;;
-      *)
-        rc=0; run_forwarding_signals "$np" "$@" --output "$output" || rc=$? ;;
-    esac
-    if [ "$rc" -ne "$DEEPRFM_EX_TEMPFAIL" ]; then
-      [ "$rc" -ne 0 ] && jobs_log "deeprfm failed with exit code $rc ($output)"
-      return "$rc"
-    fi
-    if [ -n "${SLURM_JOB_ID:-}" ]; then
-      local restarts="${SLURM_RESTART_COUNT:-0}"
-      if [ "$restarts" -ge "$DEEPRFM_MAX_REQUEUES" ]; then
-        jobs_log "checkpointed, but already requeued $restarts times: giving up (resubmit to continue)"
-        return "$rc"
-      fi
-      jobs_log "checkpointed (exit 75): requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))"
-      scontrol requeue "$SLURM_JOB_ID"
-      return 0
-    fi
-    attempt=$((attempt + 1))
-    if [ "$attempt" -gt "$DEEPRFM_MAX_REQUEUES" ]; then
-      jobs_log "checkpointed $attempt times: giving up"
-      return "$rc"
-    fi
-    jobs_log "checkpointed (exit 75): running again with --resume (attempt $attempt)"
-  done
+  before="$(completed_layers "$output")"
+  rc=0
+  run_forwarding_signals "$np" --continue --output "$output" "$@" || rc=$?
+  after="$(completed_layers "$output")"
+  jobs_log "deeprfm exited with code $rc; $output holds $after complete layer(s) (before: $before)"
+  if [ "$rc" -eq "$DEEPRFM_EX_TEMPFAIL" ] && [ "$after" -le "$before" ] && [ "$STOP_FORWARDED" = 0 ]; then
+    rc="$DEEPRFM_EX_NO_TIME"
+  fi
+  case "$rc" in
+    0) return 0 ;;
+    "$DEEPRFM_EX_NO_TIME")
+      jobs_log "no layer fits in this job's time limit (see deeprfm's message above): not requeueing; resubmit with a longer time limit (DEEPRFM_TIME) or more nodes"
+      return "$rc" ;;
+    "$DEEPRFM_EX_TEMPFAIL") ;;
+    *)
+      jobs_log "deeprfm failed with exit code $rc ($output)"
+      return "$rc" ;;
+  esac
+  if [ -z "${SLURM_JOB_ID:-}" ]; then
+    jobs_log "stopped with a checkpoint after layer $after: continue with the same command"
+    return "$rc"
+  fi
+  if [ "$STOP_FORWARDED" = 1 ] && [ "$after" -le "$before" ]; then
+    jobs_log "stopped on request before completing a layer: not requeueing (resubmit to continue)"
+    return "$rc"
+  fi
+  local restarts="${SLURM_RESTART_COUNT:-0}"
+  if [ "$restarts" -ge "$DEEPRFM_MAX_REQUEUES" ]; then
+    jobs_log "checkpointed, but already requeued $restarts times: giving up (resubmit to continue)"
+    return "$rc"
+  fi
+  jobs_log "checkpointed after layer $after (exit 75): requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))"
+  scontrol requeue "$SLURM_JOB_ID"
+  return 0
 }
 
-# Common deeprfm options of the studies (block size, data folder for the IDX sets).
+# The deeprfm options of a data set: --data, and its folder for the IDX/CIFAR sets. Every data
+# set has its own folder setting (jobs/site.sh), so that one cannot run in place of another;
+# MNIST and CIFAR-10 have no default and are refused without one.
 study_args() {
-  local data="$1"
+  local data="$1" dir=""
   local -a a=(--data "$data" --block-size "$BLOCK_SIZE")
   case "$data" in
-    fashion-mnist|mnist|cifar10) a+=(--data-dir "$DEEPRFM_DATA_DIR") ;;
+    fashion-mnist) dir="$DEEPRFM_FASHION_MNIST_DIR" ;;
+    mnist) dir="$DEEPRFM_MNIST_DIR" ;;
+    cifar10) dir="$DEEPRFM_CIFAR10_DIR" ;;
+  esac
+  case "$data" in
+    fashion-mnist|mnist|cifar10)
+      local var
+      var="DEEPRFM_$(echo "$data" | tr 'a-z-' 'A-Z_')_DIR"
+      if [ -z "$dir" ]; then
+        jobs_log "--data $data needs its folder: set $var (jobs/site.sh) to the folder of its files"
+        return 2
+      fi
+      if [ ! -d "$dir" ]; then
+        jobs_log "$var=$dir is not a folder"
+        return 2
+      fi
+      a+=(--data-dir "$dir") ;;
   esac
   printf '%s\n' "${a[@]}"
+}
+
+# options_digest ARGS...: 8 hex digits that identify a list of deeprfm options (part of the
+# results file names, so that runs with different options never share a file).
+options_digest() {
+  printf '%s\n' "$@" | sha256sum | cut -c1-8
+}
+
+# The deeprfm options of each kind of job, from the variables of jobs/studies.sh. The batch
+# scripts and jobs/submit.sh's DRY_RUN call the same functions, so that a dry run prints
+# exactly what the job will run. Each prints one option per line (mapfile -t).
+run_job_args() {
+  local -a extra common
+  read -r -a extra <<<"$RUN_EXTRA"
+  common=("$(study_args "$RUN_DATA")") || return 2
+  mapfile -t common <<<"${common[0]}"
+  printf '%s\n' "${common[@]}" --n "$RUN_N" --n-test "$RUN_N_TEST" --layers "$RUN_LAYERS" \
+    --width "$RUN_WIDTH" --kernel "$RUN_KERNEL" --seed "$RUN_SEED" "${extra[@]}"
+}
+
+# The results file of jobs/run.sbatch: RUN_OUTPUT, or a name made of the main options and the
+# digest of all of them.
+run_job_output() {
+  local -a args
+  args=("$(run_job_args)") || return 2
+  mapfile -t args <<<"${args[0]}"
+  echo "${RUN_OUTPUT:-$DEEPRFM_RESULTS/run/${RUN_DATA}-n${RUN_N}-L${RUN_LAYERS}-D${RUN_WIDTH}-${RUN_KERNEL}-seed${RUN_SEED}-$(options_digest "${args[@]}").h5}"
+}
+
+seed_job_args() {
+  local seed="$1" save="$2"
+  local -a extra common
+  read -r -a extra <<<"$SEEDS_EXTRA"
+  common=("$(study_args "$SEEDS_DATA")") || return 2
+  mapfile -t common <<<"${common[0]}"
+  printf '%s\n' "${common[@]}" --n "$SEEDS_N" --n-test "$SEEDS_N_TEST" --layers "$SEEDS_LAYERS" \
+    --width "$SEEDS_WIDTH" --seed "$seed" --save-features "$save" "${extra[@]}"
+}
+
+# The folder of a seeds study: the main options and the digest of the options every seed shares.
+seeds_study_dir() {
+  local -a args
+  args=("$(seed_job_args 0 last)") || return 2
+  mapfile -t args <<<"${args[0]}"
+  echo "${SEEDS_DIR:-$DEEPRFM_RESULTS/seeds/${SEEDS_DATA}-n${SEEDS_N}-L${SEEDS_LAYERS}-D${SEEDS_WIDTH}-$(options_digest "${args[@]}")}"
+}
+
+point_job_args() {
+  local -a extra common
+  read -r -a extra <<<"${POINT_ARGS:-}"
+  common=("$(study_args "${POINT_DATA:?}")") || return 2
+  mapfile -t common <<<"${common[0]}"
+  printf '%s\n' "${common[@]}" --n "${POINT_N:?}" --n-test "${POINT_N_TEST:?}" \
+    --layers "${POINT_LAYERS:?}" --width "${POINT_WIDTH:?}" --save-features none "${extra[@]}"
 }
 
 # collect STUDY RESULTS_DIR OUT_DIR: run the collection tool.

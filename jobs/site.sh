@@ -18,7 +18,12 @@ export DEEPRFM_MEM_PER_NODE="${DEEPRFM_MEM_PER_NODE:-0}"        # sbatch --mem (
 # DEEPRFM_REPO is set by jobs/submit.sh (the checkout the jobs were submitted from).
 export DEEPRFM_BIN="${DEEPRFM_BIN:-${DEEPRFM_REPO:-.}/build/deeprfm}"
 export DEEPRFM_RESULTS="${DEEPRFM_RESULTS:-${DEEPRFM_REPO:-.}/results/cluster}"
-export DEEPRFM_DATA_DIR="${DEEPRFM_DATA_DIR:-/usr/share/datasets/fashion-mnist}"
+# The folder of each data set's files (IDX for the MNISTs, the python/binary batches for
+# CIFAR-10). Each has its own setting so that one data set never runs in place of another; an
+# empty one is refused when a job asks for that data set.
+export DEEPRFM_FASHION_MNIST_DIR="${DEEPRFM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+export DEEPRFM_MNIST_DIR="${DEEPRFM_MNIST_DIR:-}"
+export DEEPRFM_CIFAR10_DIR="${DEEPRFM_CIFAR10_DIR:-}"
 # Python with h5py + matplotlib for the collection step (Debian: /usr/bin/python3).
 export DEEPRFM_PYTHON="${DEEPRFM_PYTHON:-/usr/bin/python3}"
 
@@ -39,6 +44,8 @@ deeprfm_site_env() {
 # srun (default) or mpirun; extra flags for it.
 export DEEPRFM_LAUNCHER="${DEEPRFM_LAUNCHER:-srun}"
 export DEEPRFM_SRUN_FLAGS="${DEEPRFM_SRUN_FLAGS:---cpu-bind=cores}"
-# The signal deeprfm checkpoints on (exits 75 afterwards); Slurm sends it 300 s before the limit.
+export DEEPRFM_MPIRUN_FLAGS="${DEEPRFM_MPIRUN_FLAGS:-}"
+# The signal deeprfm checkpoints on (exits 75 afterwards); Slurm sends it 90 s before the limit
+# (#SBATCH --signal), the batch shell turns TERM/INT into it.
 export DEEPRFM_STOP_SIGNAL="${DEEPRFM_STOP_SIGNAL:-USR1}"
 export DEEPRFM_MAX_REQUEUES="${DEEPRFM_MAX_REQUEUES:-5}"

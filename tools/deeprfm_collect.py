@@ -2,23 +2,54 @@
 """Collect deeprfm results files and draw the paper's figures and the scaling plots.
 
     deeprfm_collect.py RESULTS_DIR [RESULTS_DIR ...] --out OUT_DIR [--study auto|seeds|strong|weak|all]
-                       [--tag SUFFIX]
+                       [--split] [--include-incomplete] [--tag SUFFIX]
+                       [--gram-layers 1,4,8] [--gram-samples 500]
     deeprfm_collect.py --status FILE          # prints missing / incomplete / complete (job scripts)
 
-Reads every *.h5 written by deeprfm below the given directories (layout: docs/hdf5_layout.md)
-and writes into OUT_DIR, each figure as PNG and PDF plus a CSV of every number it plots:
+Reads every *.h5 written by deeprfm below the given directories or files (layout:
+docs/hdf5_layout.md) and groups them by experiment: the stored configuration (/config) minus
+the options that may differ inside the study, i.e. always grid, block-size, blas-threads,
+pblas-block, save-features (and the rank count, not in /config), plus seed for --study seeds,
+n for --study weak, seed and n for --study all (auto and strong: nothing more).
+
+  one experiment       its figures go into OUT_DIR, as listed below
+  several experiments  refused: exit code 3 and a list of the experiments (name, the options in
+                       which they differ, their files) on stderr; with --split each goes into
+                       OUT_DIR/<name>/, name = data-n<n>-L<layers>-D<width>-<kernel>-<8 hex digits
+                       of the experiment's key> (n left out when the study varies it)
+
+Incomplete files (/checkpoint/complete = 0: stopped or failed, to be resumed) are skipped and
+listed with the reason; --include-incomplete uses them (marked "incomplete"). Unreadable and
+non-deeprfm .h5 files are skipped with the reason; *.state.h5 (checkpoint state) are ignored and
+counted. Always written, besides the figures:
+
+  files-used.txt                 next to the plots: one line per results file used, tab-separated:
+                                 path, state (complete/incomplete), key options (ranks, grid, n,
+                                 seed, layers done/planned, save-features, block-size, data,
+                                 width, kernel, bandwidth, ridge), the outputs it went into
+  experiments.txt, .json         in OUT_DIR: every file found (used per experiment, or skipped
+                                 with the reason), the experiments, their key and output folder
+                                 (also written when refusing)
+
+and on stdout, per output, the files it was drawn from ("<experiment>: figure3_nc <- a.h5, b.h5").
+Exit codes: 0 drawn; 1 no usable file, or the requested study cannot be drawn; 2 usage;
+3 several experiments without --split.
+
+Per experiment, each figure as PNG and PDF plus a CSV of every number it plots:
 
   runs.csv                       one row per run: size, grid, total seconds/flops/bytes, per phase
   figure3_nc.{png,pdf,csv}       NC1 and NC2 (ETF) per layer at X, X S, ReLU(X S W^T): mean over
                                  seeds, band = min..max over seeds (paper's Figure 3)
   figure2_gram.{png,pdf}         Gram matrices of centred, row-normalised saved features at chosen
-  figure2_gram_layerNN.csv       layers, class-balanced subsample (paper's Figure 2)
+  figure2_gram_layerNN.csv       layers, class-balanced subsample (paper's Figure 2), from a run of
+                                 Figure 3's runs (same problem, any seed or rank count)
   strong_scaling.{png,pdf,csv}   speed-up and efficiency against the smallest rank count
   weak_scaling.{png,pdf,csv}     time-based and rate-based weak-scaling efficiency
   <study>_phases.{png,pdf,csv}   seconds per phase (summed over layers) as stacked bars
 
 deeprfm-mlp results files (root attribute program = "deeprfm-mlp", docs/mlp.md) in the same
-directories give, per run (suffix _<file stem> when there are several):
+directories give, per run (suffix _<file stem> when there are several), always in OUT_DIR
+itself (each MLP run is drawn on its own; they take no part in the experiment grouping):
 
   mlp_runs.csv                   one row per MLP run: data, n, network, epochs done, final metrics
   mlp_figure1.{png,pdf,csv}      NC1 (trace ratio, top; pinv, bottom) per hidden layer at the three
@@ -31,9 +62,9 @@ directories give, per run (suffix _<file stem> when there are several):
 
 --tag SUFFIX is appended to every figure's file name (e.g. _fashion_mnist).
 
-Studies: 'seeds' groups runs that differ only in --seed (and rank count / output); 'strong' takes
-runs with the same problem and different rank counts; 'weak' takes runs whose n grows with the
-rank count. 'auto' (default) draws every study the directory supports.
+Studies (inside one experiment): 'seeds' draws Figure 3 over the seeds and Figure 2; 'strong' the
+same problem at different rank counts; 'weak' runs whose n grows with the rank count; 'all'
+every one of them; 'auto' (default) Figures 3 and 2 and, with >= 2 rank counts, strong scaling.
 
 Needs Debian's python3-h5py, python3-numpy, python3-matplotlib: run it with /usr/bin/python3.
 """

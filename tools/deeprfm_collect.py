@@ -1167,7 +1167,7 @@ def main(argv=None):
                              f"epochs={r.epochs_done} seed={r.config.get('seed', '?')}",
                              ["mlp_runs.csv"] + what.split(", ")))
             print(f"deeprfm_collect: deeprfm-mlp: {what} <- {r.path}")
-        drawn += [", ".join(u[3][1:]) for u in mlp_used]
+        drawn += [f"{', '.join(u[3][1:])} to {args.out}" for u in mlp_used]
     if exps:
         print(f"deeprfm_collect: {len(runs)} run(s) ({sum(not r.complete for r in runs)} incomplete) "
               f"in {len(exps)} experiment(s)")
@@ -1191,7 +1191,7 @@ def main(argv=None):
                 fh.write(f"{p}\t{state}\t{opts}\t{' '.join(outputs)}\n")
     experiments_report(exps, skipped, states, mlp_runs, args.study,
                        "drawn" if not failures else "drawn with errors", args.out)
-    print(f"deeprfm_collect: wrote {'; '.join(drawn)}" + ("" if args.split and exps else f" to {args.out}"))
+    print(f"deeprfm_collect: wrote {'; '.join(drawn)}")
     print(f"deeprfm_collect: files used: files-used.txt next to the plots; every file found: "
           f"{os.path.join(args.out, 'experiments.txt')}")
     if failures:

@@ -7,7 +7,7 @@ deeprfm_add_test(NAME test_comm_counters
 
 # The tool needs Debian's python3-h5py, python3-numpy and python3-matplotlib, which live in the
 # system interpreter (a pyenv/conda python3 first on PATH usually lacks them): prefer
-# /usr/bin/python3. The test itself exits 0 with a message when the modules are missing.
+# /usr/bin/python3. A missing module makes the tests fail (scripts/setup.sh installs them).
 if(EXISTS /usr/bin/python3)
   set(DEEPRFM_TOOLS_PYTHON /usr/bin/python3)
 else()
@@ -23,6 +23,16 @@ if(DEEPRFM_TOOLS_PYTHON)
                    "--mpiexec-flags=${DEEPRFM_MPIEXEC_FLAGS}")
   set_tests_properties(tools_collect PROPERTIES TIMEOUT 300 LABELS "tools;np2" PROCESSORS 2
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1;MPLBACKEND=Agg")
+  # Folders holding several experiments: refused (exit 3) or --split; files-used.txt,
+  # experiments.json; incomplete files skipped with their reason.
+  add_test(NAME tools_collect_experiments
+           COMMAND ${DEEPRFM_TOOLS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/tools/test_collect_experiments.py
+                   --deeprfm $<TARGET_FILE:deeprfm>
+                   --mpiexec ${MPIEXEC_EXECUTABLE}
+                   --tool ${PROJECT_SOURCE_DIR}/tools/deeprfm_collect.py
+                   "--mpiexec-flags=${DEEPRFM_MPIEXEC_FLAGS}")
+  set_tests_properties(tools_collect_experiments PROPERTIES TIMEOUT 300 LABELS "tools;np2"
+                       PROCESSORS 2 ENVIRONMENT "OPENBLAS_NUM_THREADS=1;MPLBACKEND=Agg")
   # The checkpoint/requeue logic of the job scripts (jobs/common.sh), with a stub deeprfm.
   add_test(NAME tools_jobs_requeue
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tools/test_jobs_requeue.sh ${PROJECT_SOURCE_DIR}

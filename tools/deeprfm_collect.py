@@ -2,23 +2,54 @@
 """Collect deeprfm results files and draw the paper's figures and the scaling plots.
 
     deeprfm_collect.py RESULTS_DIR [RESULTS_DIR ...] --out OUT_DIR [--study auto|seeds|strong|weak|all]
-                       [--tag SUFFIX]
+                       [--split] [--include-incomplete] [--tag SUFFIX]
+                       [--gram-layers 1,4,8] [--gram-samples 500]
     deeprfm_collect.py --status FILE          # prints missing / incomplete / complete (job scripts)
 
-Reads every *.h5 written by deeprfm below the given directories (layout: docs/hdf5_layout.md)
-and writes into OUT_DIR, each figure as PNG and PDF plus a CSV of every number it plots:
+Reads every *.h5 written by deeprfm below the given directories or files (layout:
+docs/hdf5_layout.md) and groups them by experiment: the stored configuration (/config) minus
+the options that may differ inside the study, i.e. always grid, block-size, blas-threads,
+pblas-block, save-features (and the rank count, not in /config), plus seed for --study seeds,
+n for --study weak, seed and n for --study all (auto and strong: nothing more).
+
+  one experiment       its figures go into OUT_DIR, as listed below
+  several experiments  refused: exit code 3 and a list of the experiments (name, the options in
+                       which they differ, their files) on stderr; with --split each goes into
+                       OUT_DIR/<name>/, name = data-n<n>-L<layers>-D<width>-<kernel>-<8 hex digits
+                       of the experiment's key> (n left out when the study varies it)
+
+Incomplete files (/checkpoint/complete = 0: stopped or failed, to be resumed) are skipped and
+listed with the reason; --include-incomplete uses them (marked "incomplete"). Unreadable and
+non-deeprfm .h5 files are skipped with the reason; *.state.h5 (checkpoint state) are ignored and
+counted. Always written, besides the figures:
+
+  files-used.txt                 next to the plots: one line per results file used, tab-separated:
+                                 path, state (complete/incomplete), key options (ranks, grid, n,
+                                 seed, layers done/planned, save-features, block-size, data,
+                                 width, kernel, bandwidth, ridge), the outputs it went into
+  experiments.txt, .json         in OUT_DIR: every file found (used per experiment, or skipped
+                                 with the reason), the experiments, their key and output folder
+                                 (also written when refusing)
+
+and on stdout, per output, the files it was drawn from ("<experiment>: figure3_nc <- a.h5, b.h5").
+Exit codes: 0 drawn; 1 no usable file, or the requested study cannot be drawn; 2 usage;
+3 several experiments without --split.
+
+Per experiment, each figure as PNG and PDF plus a CSV of every number it plots:
 
   runs.csv                       one row per run: size, grid, total seconds/flops/bytes, per phase
   figure3_nc.{png,pdf,csv}       NC1 and NC2 (ETF) per layer at X, X S, ReLU(X S W^T): mean over
                                  seeds, band = min..max over seeds (paper's Figure 3)
   figure2_gram.{png,pdf}         Gram matrices of centred, row-normalised saved features at chosen
-  figure2_gram_layerNN.csv       layers, class-balanced subsample (paper's Figure 2)
+  figure2_gram_layerNN.csv       layers, class-balanced subsample (paper's Figure 2), from a run of
+                                 Figure 3's runs (same problem, any seed or rank count)
   strong_scaling.{png,pdf,csv}   speed-up and efficiency against the smallest rank count
   weak_scaling.{png,pdf,csv}     time-based and rate-based weak-scaling efficiency
   <study>_phases.{png,pdf,csv}   seconds per phase (summed over layers) as stacked bars
 
 deeprfm-mlp results files (root attribute program = "deeprfm-mlp", docs/mlp.md) in the same
-directories give, per run (suffix _<file stem> when there are several):
+directories give, per run (suffix _<file stem> when there are several), always in OUT_DIR
+itself (each MLP run is drawn on its own; they take no part in the experiment grouping):
 
   mlp_runs.csv                   one row per MLP run: data, n, network, epochs done, final metrics
   mlp_figure1.{png,pdf,csv}      NC1 (trace ratio, top; pinv, bottom) per hidden layer at the three
@@ -31,16 +62,19 @@ directories give, per run (suffix _<file stem> when there are several):
 
 --tag SUFFIX is appended to every figure's file name (e.g. _fashion_mnist).
 
-Studies: 'seeds' groups runs that differ only in --seed (and rank count / output); 'strong' takes
-runs with the same problem and different rank counts; 'weak' takes runs whose n grows with the
-rank count. 'auto' (default) draws every study the directory supports.
+Studies (inside one experiment): 'seeds' draws Figure 3 over the seeds and Figure 2; 'strong' the
+same problem at different rank counts; 'weak' runs whose n grows with the rank count; 'all'
+every one of them; 'auto' (default) Figures 3 and 2 and, with >= 2 rank counts, strong scaling.
 
 Needs Debian's python3-h5py, python3-numpy, python3-matplotlib: run it with /usr/bin/python3.
 """
 import argparse
 import csv
+import hashlib
+import json
 import math
 import os
+import re
 import sys
 
 try:
@@ -54,6 +88,14 @@ STAGES = [("input", "X"), ("projected", "X S"), ("mapped", "ReLU(X S W^T)")]
 NON_RESULT_OPTIONS = {"output", "overwrite", "quiet", "config", "grid", "blas-threads",
                       "pblas-block", "save-features", "block-size", "resume", "checkpoint",
                       "checkpoint-every"}
+# The options that may differ between the files of one experiment (docs/scaling.md,
+# "Collecting results"): the technical ones always (how the run was laid out, not what it
+# computed; the rank count is not in /config at all), plus, per --study, the option the study
+# varies. Everything else in /config defines the experiment.
+TECHNICAL_OPTIONS = ("grid", "block-size", "blas-threads", "pblas-block", "save-features")
+STUDY_VARIES = {"auto": (), "strong": (), "seeds": ("seed",), "weak": ("n",), "all": ("seed", "n")}
+# Exit code when the folder holds several experiments and --split was not given.
+EX_SEVERAL_EXPERIMENTS = 3
 PHASE_COLORS = {"normalize": "#bbbbbb", "metrics": "#8c564b", "kernel": "#1f77b4",
                 "factorization": "#d62728", "solve": "#ff9896", "residual": "#ffbb78",
                 "agop": "#2ca02c", "test": "#9467bd", "sqrt": "#e377c2", "feature_map": "#17becf",
@@ -107,6 +149,8 @@ class Run:
             self.train_labels = np.asarray(f["data/train_labels"][()]) if "data/train_labels" in f else None
             self.complete = (int(_s(f["checkpoint"].attrs.get("complete", 0))) == 1
                              if "checkpoint" in f else "metrics" in f)
+            self.layers_planned = (int(_s(f["checkpoint"].attrs.get("layers_planned", 0)))
+                                   if "checkpoint" in f else 0) or self.config.get("layers", "?")
             self.layers = []  # dicts, sorted by layer number
             for name, g in (f["layers"].items() if "layers" in f else []):
                 la = {k: _s(v) for k, v in g.attrs.items()}
@@ -174,6 +218,219 @@ def find_runs(dirs):
     for p, why in skipped:
         print(f"deeprfm_collect: skipped {p}: {why}", file=sys.stderr)
     return runs
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments: which files belong together
+def results_paths(dirs):
+    """(results files, checkpoint state files) below the given directories (or files), sorted."""
+    found, states = [], []
+    for d in dirs:
+        paths = [d] if os.path.isfile(d) else [
+            os.path.join(root, f) for root, _, files in os.walk(d) for f in files if f.endswith(".h5")]
+        for p in sorted(paths):
+            # *.state.h5: the checkpoint's companion files (docs/checkpointing.md), not results
+            (states if p.endswith(".state.h5") else found).append(p)
+    return found, states
+
+
+def scan(dirs, include_incomplete=False):
+    """Every results file below `dirs`, accounted for: (deeprfm runs, deeprfm-mlp runs,
+    skipped [(path, reason)], state files). Incomplete files (/checkpoint/complete = 0) are
+    skipped unless include_incomplete."""
+    runs, mlp_runs, skipped = [], [], []
+    paths, states = results_paths(dirs)
+    for p in paths:
+        program = program_of(p)
+        try:
+            r = MlpRun(p) if program == "deeprfm-mlp" else Run(p)
+        except Exception as e:  # not a deeprfm file, or unreadable
+            skipped.append((p, f"not readable as a {program or 'deeprfm'} results file: {e}"))
+            continue
+        if program == "deeprfm-mlp":
+            if not r.complete and not include_incomplete:
+                skipped.append((p, f"incomplete (deeprfm-mlp: {r.epochs_done} epoch(s) committed; "
+                                   "finish it with --resume, or pass --include-incomplete)"))
+                continue
+            mlp_runs.append(r)
+            continue
+        if not r.layers:
+            skipped.append((p, "incomplete: no layer committed yet" if not r.complete else "no layers"))
+            continue
+        if not r.complete and not include_incomplete:
+            skipped.append((p, f"incomplete: {len(r.layers)} of {r.layers_planned} layer(s) "
+                               f"(/checkpoint/complete = 0; finish it with deeprfm --resume {p}, "
+                               "or pass --include-incomplete)"))
+            continue
+        runs.append(r)
+    return runs, mlp_runs, skipped, states
+
+
+def ignored_options(study):
+    return set(TECHNICAL_OPTIONS) | set(STUDY_VARIES[study]) | NON_RESULT_OPTIONS
+
+
+def experiment_key(run, study):
+    """The stored configuration minus the options allowed to differ inside the study."""
+    skip = ignored_options(study)
+    return tuple(sorted((k, v) for k, v in run.config.items() if k not in skip))
+
+
+def _name_part(text):
+    return re.sub(r"[^A-Za-z0-9.]+", "-", str(text)).strip("-") or "x"
+
+
+def experiment_name(key, runs, study):
+    """Readable and unique: data-n-layers-width-kernel and a digest of the whole key, e.g.
+    fashion-mnist-n2000-L8-D512-laplace-3f2a9c1e (n left out when the study varies it)."""
+    c, r0 = dict(key), runs[0]
+    parts = [_name_part(c.get("data", "unknown"))]
+    if "n" not in STUDY_VARIES[study]:
+        parts.append(f"n{r0.n if r0.n else c.get('n', '?')}")
+    parts += [f"L{_name_part(c.get('layers', '?'))}", f"D{_name_part(c.get('width', '?'))}",
+              _name_part(c.get("kernel", "?"))]
+    digest = hashlib.sha1(json.dumps(list(key)).encode()).hexdigest()[:8]
+    return "-".join(parts + [digest])
+
+
+class Experiment:
+    def __init__(self, key, runs, study):
+        self.key, self.runs, self.study = key, runs, study
+        self.name = experiment_name(key, runs, study)
+        self.out = None
+        self.used = {r.path: [] for r in runs}   # path -> outputs it went into
+
+    def use(self, outputs, runs):
+        """Record (and print) that `runs` went into `outputs` (names separated by spaces)."""
+        for r in runs:
+            for output in outputs.split():
+                if output not in self.used[r.path]:
+                    self.used[r.path].append(output)
+        output = outputs
+        print(f"deeprfm_collect: {self.name}: {output} <- "
+              + ", ".join(r.path for r in runs))
+
+
+def group_experiments(runs, study):
+    groups = {}
+    for r in runs:
+        groups.setdefault(experiment_key(r, study), []).append(r)
+    exps = [Experiment(k, rs, study) for k, rs in groups.items()]
+    exps.sort(key=lambda e: e.name)
+    return exps
+
+
+def differing_options(exps):
+    """{option: [value per experiment]} for the options whose values are not all equal."""
+    keys = [dict(e.key) for e in exps]
+    names = sorted(set().union(*keys)) if keys else []
+    out = {}
+    for k in names:
+        vals = [kk.get(k, "<absent>") for kk in keys]
+        if len(set(vals)) > 1:
+            out[k] = vals
+    return out
+
+
+def run_key_options(r):
+    """The options that tell one file of an experiment from another (files-used.txt)."""
+    c = r.config
+    opts = [("ranks", r.ranks), ("grid", r.grid), ("n", r.n), ("seed", c.get("seed", "?")),
+            ("layers", f"{len(r.layers)}/{c.get('layers', '?')}"),
+            ("save-features", c.get("save-features", "?")), ("block-size", r.block)]
+    for k in ("data", "width", "kernel", "bandwidth", "ridge"):
+        opts.append((k, c.get(k, "?")))
+    return " ".join(f"{k}={v}" for k, v in opts)
+
+
+def state_of(r):
+    return "complete" if r.complete else "incomplete"
+
+
+def write_files_used(path, header_lines, rows):
+    """rows: (path, state, key options, outputs)."""
+    with open(path, "w") as fh:
+        for h in header_lines:
+            fh.write(f"# {h}\n")
+        fh.write("# path\tstate\tkey options\tused for\n")
+        for p, state, opts, outputs in rows:
+            fh.write(f"{p}\t{state}\t{opts}\t{' '.join(outputs) or '-'}\n")
+
+
+def study_hint(diff):
+    """A --study that would make these groups one experiment, if any."""
+    names = set(diff)
+    for study in ("seeds", "weak", "all"):
+        if names <= set(STUDY_VARIES[study]):
+            return study
+    return None
+
+
+def experiments_report(exps, skipped, states, mlp_runs, study, result, out):
+    """experiments.json and experiments.txt in `out`: every file found, where it went."""
+    diff = differing_options(exps)
+    data = {
+        "result": result, "study": study,
+        "options_allowed_to_differ": sorted(set(TECHNICAL_OPTIONS) | set(STUDY_VARIES[study])) + ["ranks"],
+        "options_differing_between_experiments": sorted(diff),
+        "experiments": [{
+            "name": e.name, "output_dir": e.out, "files": [r.path for r in e.runs],
+            "differs": {k: v[i] for k, v in diff.items()},
+            "key": dict(e.key),
+            "used": {p: o for p, o in e.used.items()},
+        } for i, e in enumerate(exps)],
+        "mlp_runs": [{"path": r.path, "state": "complete" if r.complete else "incomplete"}
+                     for r in mlp_runs],
+        "skipped": [{"path": p, "reason": why} for p, why in skipped],
+        "state_files_ignored": states,
+    }
+    with open(os.path.join(out, "experiments.json"), "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")
+    lines = [f"deeprfm_collect: {result}; --study {study}; options allowed to differ inside an "
+             f"experiment: {', '.join(data['options_allowed_to_differ'])}",
+             f"{len(exps)} experiment(s)"
+             + (f", differing in: {', '.join(sorted(diff))}" if diff else "")]
+    for i, e in enumerate(exps):
+        lines.append("")
+        lines.append(f"experiment {e.name}" + (f"  ({', '.join(f'{k}={v[i]}' for k, v in diff.items())})"
+                                               if diff else ""))
+        if e.out:
+            lines.append(f"  plots in {e.out}")
+        for r in e.runs:
+            lines.append(f"  {r.path}  {state_of(r)}  {' '.join(e.used[r.path]) or '-'}")
+    if mlp_runs:
+        lines.append("")
+        lines.append("deeprfm-mlp runs (figures per run, in --out)")
+        for r in mlp_runs:
+            lines.append(f"  {r.path}  {'complete' if r.complete else 'incomplete'}")
+    lines.append("")
+    lines.append(f"skipped: {len(skipped)}")
+    for p, why in skipped:
+        lines.append(f"  {p}: {why}")
+    lines.append(f"checkpoint state files (*.state.h5, not results files) ignored: {len(states)}")
+    with open(os.path.join(out, "experiments.txt"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return data
+
+
+def refusal_message(exps, study, dirs):
+    diff = differing_options(exps)
+    allowed = sorted(set(TECHNICAL_OPTIONS) | set(STUDY_VARIES[study])) + ["ranks"]
+    lines = [f"deeprfm_collect: {' '.join(dirs)} holds {len(exps)} experiments (with --study {study} "
+             f"the files of one experiment may differ only in {', '.join(allowed)}); refusing to "
+             "draw figures that would mix them.",
+             f"  options that differ between the experiments: {', '.join(sorted(diff)) or '(none)'}"]
+    for i, e in enumerate(exps):
+        lines.append(f"  experiment {e.name}: "
+                     + (", ".join(f"{k}={v[i]}" for k, v in diff.items()) or "-"))
+        for r in e.runs:
+            lines.append(f"    {r.path}")
+    hint = study_hint(diff)
+    lines.append("Pass --split to draw one set of figures per experiment into OUT/<experiment>/, "
+                 "or collect one experiment's files only"
+                 + (f" (if these runs are one study, --study {hint})" if hint else "") + ".")
+    return "\n".join(lines)
 
 
 def write_csv(path, header, rows):
@@ -786,11 +1043,83 @@ def print_table(title, header, rows):
         print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r))
 
 
+class StudyError(Exception):
+    """A study that the experiment's files cannot give (e.g. --study strong at one rank count)."""
+
+
+def draw_experiment(exp, args, out):
+    """The figures of one experiment into `out`; records which file went into which output.
+    Returns the list of what was drawn."""
+    runs, study, tag = exp.runs, args.study, args.tag
+    drawn = []
+    write_runs_csv(runs, out)
+    exp.use("runs.csv", runs)
+    if study in ("auto", "all", "seeds"):
+        group = figure3(runs, out, tag)
+        exp.use(f"figure3_nc{tag}", group)
+        drawn.append(f"figure3_nc ({len(group)} seed(s))")
+        # Figure 2 from the runs of Figure 3's problem (any seed, any rank count), never from
+        # another group of runs in the folder.
+        problem = group[0].problem_key(ignore=("seed",))
+        same = [r for r in runs if r.problem_key(ignore=("seed",)) == problem]
+        g2 = figure2(same, out, args.gram_layers, args.gram_samples, tag)
+        if g2:
+            exp.use(f"figure2_gram{tag}", [g2])
+            drawn.append("figure2_gram")
+    if study in ("auto", "all", "strong"):
+        groups = strong_groups(runs)
+        if study == "strong" and not groups:
+            raise StudyError("--study strong needs runs of one problem at >= 2 rank counts")
+        for i, g in enumerate(sorted(groups, key=len, reverse=True)):
+            t = ("" if i == 0 else f"_{i + 1}") + tag
+            rows = strong_scaling(g, out, t)
+            exp.use(f"strong_scaling{t} strong_phases{t}", g)
+            print_table(f"strong scaling (n = {g[0].n})",
+                        ["ranks", "grid", "n", "seconds", "speedup", "efficiency", "GF/s", "MB"], rows)
+            drawn.append("strong_scaling")
+    if study in ("auto", "all", "weak"):
+        groups = weak_groups(runs)
+        if study == "weak" and not groups:
+            raise StudyError("--study weak needs runs with n^2/P constant at >= 2 rank counts")
+        for i, g in enumerate(sorted(groups, key=len, reverse=True)):
+            t = ("" if i == 0 else f"_{i + 1}") + tag
+            rows = weak_scaling(g, out, t)
+            exp.use(f"weak_scaling{t} weak_phases{t}", g)
+            print_table("weak scaling", ["ranks", "grid", "n", "n^2/P", "seconds", "GF", "eff(time)",
+                                         "eff(rate)", "MB"], rows)
+            drawn.append("weak_scaling")
+    return drawn
+
+
+def experiment_files_used(exp, out):
+    allowed = sorted(set(TECHNICAL_OPTIONS) | set(STUDY_VARIES[exp.study])) + ["ranks"]
+    write_files_used(
+        os.path.join(out, "files-used.txt"),
+        [f"deeprfm_collect: the results files behind the plots in {out}",
+         f"experiment {exp.name} (--study {exp.study}; the files may differ only in "
+         f"{', '.join(allowed)})",
+         "experiment key: " + " ".join(f"{k}={v}" for k, v in exp.key)],
+        [(r.path, state_of(r), run_key_options(r), exp.used[r.path]) for r in exp.runs])
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Exit codes: 0 figures drawn; 1 nothing usable or the study cannot be drawn; "
+               f"2 usage; {EX_SEVERAL_EXPERIMENTS} several experiments and no --split.")
     ap.add_argument("dirs", nargs="*", help="results directories (or files)")
     ap.add_argument("--out", help="output directory for figures and CSV files")
-    ap.add_argument("--study", default="auto", choices=["auto", "seeds", "strong", "weak", "all"])
+    ap.add_argument("--study", default="auto", choices=["auto", "seeds", "strong", "weak", "all"],
+                    help="what may differ between the files of one experiment besides the "
+                         "technical options (grid, block-size, blas-threads, pblas-block, "
+                         "save-features, ranks): seeds the seed, weak n, all both, auto/strong "
+                         "nothing (default auto)")
+    ap.add_argument("--split", action="store_true",
+                    help="several experiments in the folder: draw each into OUT/<experiment>/ "
+                         f"(default: refuse with exit code {EX_SEVERAL_EXPERIMENTS})")
+    ap.add_argument("--include-incomplete", action="store_true",
+                    help="use incomplete runs (/checkpoint/complete = 0) too, marked as such "
+                         "(default: skip them, with the reason)")
     ap.add_argument("--gram-layers", default="auto",
                     help="comma-separated layers for Figure 2 (default: up to 4 evenly spaced saved layers)")
     ap.add_argument("--gram-samples", type=int, default=500,
@@ -811,46 +1140,64 @@ def main(argv=None):
     except ImportError as e:
         sys.exit(f"deeprfm_collect: {e}; install python3-matplotlib (Debian) and run /usr/bin/python3")
     os.makedirs(args.out, exist_ok=True)
-    runs = find_runs(args.dirs)
-    mlp_runs = find_mlp_runs(args.dirs)
+    runs, mlp_runs, skipped, states = scan(args.dirs, args.include_incomplete)
+    for p, why in skipped:
+        print(f"deeprfm_collect: skipped {p}: {why}")
+    if states:
+        print(f"deeprfm_collect: ignored {len(states)} checkpoint state file(s) (*.state.h5)")
+    exps = group_experiments(runs, args.study)
     if not runs and not mlp_runs:
-        sys.exit("deeprfm_collect: no deeprfm results files found")
-    drawn = []
+        experiments_report(exps, skipped, states, mlp_runs, args.study, "nothing to draw", args.out)
+        sys.exit("deeprfm_collect: no usable deeprfm results files found"
+                 + (f" ({len(skipped)} skipped, listed above)" if skipped else ""))
+    if len(exps) > 1 and not args.split:
+        experiments_report(exps, skipped, states, mlp_runs, args.study,
+                           "refused: several experiments (pass --split)", args.out)
+        print(refusal_message(exps, args.study, args.dirs), file=sys.stderr)
+        return EX_SEVERAL_EXPERIMENTS
+    drawn, failures = [], []
     tag = args.tag
+    mlp_used = []
     if mlp_runs:
         print(f"deeprfm_collect: {len(mlp_runs)} deeprfm-mlp run(s) "
               f"({sum(not r.complete for r in mlp_runs)} incomplete)")
-        drawn += mlp_figures(mlp_runs, args.out, tag)
-    if not runs:
-        print(f"deeprfm_collect: wrote {', '.join(drawn)} to {args.out}")
-        return 0
-    print(f"deeprfm_collect: {len(runs)} run(s) ({sum(not r.complete for r in runs)} incomplete)")
-    write_runs_csv(runs, args.out)
-    study = args.study
-    if study in ("auto", "all", "seeds"):
-        group = figure3(runs, args.out, tag)
-        drawn.append(f"figure3_nc ({len(group)} seed(s))")
-        if figure2(runs, args.out, args.gram_layers, args.gram_samples, tag):
-            drawn.append("figure2_gram")
-    if study in ("auto", "all", "strong"):
-        groups = strong_groups(runs)
-        if study == "strong" and not groups:
-            sys.exit("deeprfm_collect: --study strong needs runs of one problem at >= 2 rank counts")
-        for i, g in enumerate(sorted(groups, key=len, reverse=True)):
-            rows = strong_scaling(g, args.out, ("" if i == 0 else f"_{i + 1}") + tag)
-            print_table(f"strong scaling (n = {g[0].n})",
-                        ["ranks", "grid", "n", "seconds", "speedup", "efficiency", "GF/s", "MB"], rows)
-            drawn.append("strong_scaling")
-    if study in ("auto", "all", "weak"):
-        groups = weak_groups(runs)
-        if study == "weak" and not groups:
-            sys.exit("deeprfm_collect: --study weak needs runs with n^2/P constant at >= 2 rank counts")
-        for i, g in enumerate(sorted(groups, key=len, reverse=True)):
-            rows = weak_scaling(g, args.out, ("" if i == 0 else f"_{i + 1}") + tag)
-            print_table("weak scaling", ["ranks", "grid", "n", "n^2/P", "seconds", "GF", "eff(time)",
-                                         "eff(rate)", "MB"], rows)
-            drawn.append("weak_scaling")
-    print(f"deeprfm_collect: wrote {', '.join(drawn) or 'runs.csv only'} to {args.out}")
+        for r, what in zip(mlp_runs, mlp_figures(mlp_runs, args.out, tag)):
+            mlp_used.append((r.path, "complete" if r.complete else "incomplete",
+                             f"program=deeprfm-mlp ranks={r.ranks} n={r.n} "
+                             f"epochs={r.epochs_done} seed={r.config.get('seed', '?')}",
+                             ["mlp_runs.csv"] + what.split(", ")))
+            print(f"deeprfm_collect: deeprfm-mlp: {what} <- {r.path}")
+        drawn += [f"{', '.join(u[3][1:])} to {args.out}" for u in mlp_used]
+    if exps:
+        print(f"deeprfm_collect: {len(runs)} run(s) ({sum(not r.complete for r in runs)} incomplete) "
+              f"in {len(exps)} experiment(s)")
+    for exp in exps:
+        exp.out = os.path.join(args.out, exp.name) if args.split else args.out
+        os.makedirs(exp.out, exist_ok=True)
+        try:
+            d = draw_experiment(exp, args, exp.out)
+        except StudyError as e:
+            failures.append(f"{exp.name}: {e}")
+            d = []
+        experiment_files_used(exp, exp.out)
+        drawn.append(f"{', '.join(d) or 'runs.csv only'} to {exp.out}")
+    if mlp_used and (args.split or not exps):
+        write_files_used(os.path.join(args.out, "files-used.txt"),
+                         [f"deeprfm_collect: the results files behind the plots in {args.out}"],
+                         mlp_used)
+    elif mlp_used:  # one experiment in --out: the MLP files join its files-used.txt
+        with open(os.path.join(args.out, "files-used.txt"), "a") as fh:
+            for p, state, opts, outputs in mlp_used:
+                fh.write(f"{p}\t{state}\t{opts}\t{' '.join(outputs)}\n")
+    experiments_report(exps, skipped, states, mlp_runs, args.study,
+                       "drawn" if not failures else "drawn with errors", args.out)
+    print(f"deeprfm_collect: wrote {'; '.join(drawn)}")
+    print(f"deeprfm_collect: files used: files-used.txt next to the plots; every file found: "
+          f"{os.path.join(args.out, 'experiments.txt')}")
+    if failures:
+        for f in failures:
+            print(f"deeprfm_collect: {f}", file=sys.stderr)
+        return 1
     return 0
 
 

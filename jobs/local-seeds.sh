@@ -9,18 +9,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/local-env.sh
 source "$here/local-env.sh"
 out="$(local_study_dir seeds "${1:-}")"
-read -r -a extra <<<"$SEEDS_EXTRA"
-mapfile -t common < <(study_args "$SEEDS_DATA")
 first=1
 for seed in $SEEDS; do
   save=last
   [ "$first" = 1 ] && save=all   # Figure 2 needs every layer's features of one seed
   first=0
+  args_text="$(seed_job_args "$seed" "$save")" || exit 2
+  mapfile -t args <<<"$args_text"
   jobs_log "seeds: seed $seed on $SEEDS_RANKS rank(s)"
-  run_resumable "$SEEDS_RANKS" "$out/runs/seed-$seed.h5" "${common[@]}" --n "$SEEDS_N" \
-    --n-test "$SEEDS_N_TEST" --layers "$SEEDS_LAYERS" --width "$SEEDS_WIDTH" --seed "$seed" \
-    --save-features "$save" "${extra[@]}" >"$out/logs/seed-$seed.log" 2>&1 ||
-    { tail -n 5 "$out/logs/seed-$seed.log" >&2; exit 1; }
+  run_resumable "$SEEDS_RANKS" "$out/runs/seed-$seed.h5" "${args[@]}" \
+    >"$out/logs/seed-$seed.log" 2>&1 || { tail -n 5 "$out/logs/seed-$seed.log" >&2; exit 1; }
 done
 collect seeds "$out/runs" "$out/plots" | tee "$out/plots/summary.txt"
 jobs_log "plots and CSV in $out/plots"

@@ -11,7 +11,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/local-env.sh"
 out="$(local_study_dir strong "${1:-}")"
 read -r -a extra <<<"$STRONG_EXTRA"
-mapfile -t common < <(study_args "$STRONG_DATA")
+common_text="$(study_args "$STRONG_DATA")" || exit 2
+mapfile -t common <<<"$common_text"
 for rep in $(seq "${REPEATS:-1}"); do   # REPEATS=3: rounds over all P; best of 3 per P
   for p in $STRONG_RANKS; do
     name="strong-P$p-r$rep"

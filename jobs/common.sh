@@ -186,13 +186,19 @@ run_resumable() {
   run_forwarding_signals "$np" --continue --output "$output" "$@" || rc=$?
   after="$(completed_layers "$output")"
   jobs_log "deeprfm exited with code $rc; $output holds $after complete layer(s) (before: $before)"
-  if [ "$rc" -eq "$DEEPRFM_EX_TEMPFAIL" ] && [ "$after" -le "$before" ] && [ "$STOP_FORWARDED" = 0 ]; then
+  # Stopped without a new layer: requeueing would only repeat that (a time limit shorter than
+  # one layer, or a stop request right at the start).
+  if [ "$rc" -eq "$DEEPRFM_EX_TEMPFAIL" ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$after" -le "$before" ]; then
     rc="$DEEPRFM_EX_NO_TIME"
   fi
   case "$rc" in
     0) return 0 ;;
     "$DEEPRFM_EX_NO_TIME")
-      jobs_log "no layer fits in this job's time limit (see deeprfm's message above): not requeueing; resubmit with a longer time limit (DEEPRFM_TIME) or more nodes"
+      if [ "$STOP_FORWARDED" = 1 ]; then
+        jobs_log "stopped (a stop signal reached the job) before completing a layer in this job: not requeueing; if it was the time limit, no layer fits in this job's time limit: resubmit with a longer time limit (DEEPRFM_TIME) or more nodes"
+      else
+        jobs_log "no layer fits in this job's time limit (see deeprfm's message above): not requeueing; resubmit with a longer time limit (DEEPRFM_TIME) or more nodes"
+      fi
       return "$rc" ;;
     "$DEEPRFM_EX_TEMPFAIL") ;;
     *)
@@ -201,10 +207,6 @@ run_resumable() {
   esac
   if [ -z "${SLURM_JOB_ID:-}" ]; then
     jobs_log "stopped with a checkpoint after layer $after: continue with the same command"
-    return "$rc"
-  fi
-  if [ "$STOP_FORWARDED" = 1 ] && [ "$after" -le "$before" ]; then
-    jobs_log "stopped on request before completing a layer: not requeueing (resubmit to continue)"
     return "$rc"
   fi
   local restarts="${SLURM_RESTART_COUNT:-0}"

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Set up deeprfm on a Debian 12 (or Ubuntu) machine: install the packages it needs (when
 # missing), then configure and build it in ./build (Release). Safe to run again.
-#   usage: bash scripts/setup.sh            (DEEPRFM_BUILD_DIR=..., DEEPRFM_CMAKE_ARGS=... to adjust)
+#   usage: bash scripts/setup.sh [--tests]  (DEEPRFM_BUILD_DIR=..., DEEPRFM_CMAKE_ARGS=... to adjust)
+# --tests adds what the test suite needs beyond the build: Slurm, its accounting database and
+# munge, for the tests that run jobs on a Slurm cluster started on this machine (tests/slurm/).
 set -euo pipefail
+with_tests=0
+for a in "$@"; do
+  case "$a" in
+    --tests) with_tests=1 ;;
+    *) echo "setup: unknown argument $a (usage: setup.sh [--tests])" >&2; exit 2 ;;
+  esac
+done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${DEEPRFM_BUILD_DIR:-$repo/build}"
@@ -18,6 +27,9 @@ packages=(
   shellcheck
   dataset-fashion-mnist
 )
+if [ "$with_tests" = 1 ]; then
+  packages+=(slurm-wlm slurmdbd munge mariadb-server util-linux)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -69,7 +69,7 @@ start_node() {
   # build) are bound into the private /tmp first, as a cluster's shared file system would be.
   local -a shared=()
   local path top
-  for path in "$dir" ${DEEPRFM_CLUSTER_SHARE//:/ }; do
+  for path in "$dir" ${DEEPRFM_CLUSTER_SHARE:+${DEEPRFM_CLUSTER_SHARE//:/ }}; do
     path="$(realpath -m "$path")"
     case "$path" in
       /tmp/*) top="${path#/tmp/}"; top="${top%%/*}"; shared+=("$top") ;;
@@ -92,7 +92,11 @@ start() {
   for b in munged slurmctld slurmd slurmdbd mariadbd mariadb-install-db sbatch sacct unshare; do
     command -v "$b" >/dev/null || die "$b not found (bash scripts/setup.sh --slurm installs it)"
   done
-  [ -e "$dir/etc/slurm.conf" ] && die "$dir already holds a cluster (stop it first)"
+  if [ -e "$dir/etc/slurm.conf" ]; then
+    log "$dir holds a cluster from an earlier run: stopping it and starting afresh"
+    stop
+  fi
+  rm -rf "$dir"
   mkdir -p "$dir"/{etc,log,munge,ctld,db,run}
   chmod 700 "$dir/munge"
   : >"$dir/ports"

@@ -43,7 +43,9 @@ deeprfm_site_env() {
 # ---- how ranks are started inside an allocation ----
 # srun (default) or mpirun; extra flags for it.
 export DEEPRFM_LAUNCHER="${DEEPRFM_LAUNCHER:-srun}"
-export DEEPRFM_SRUN_FLAGS="${DEEPRFM_SRUN_FLAGS:---cpu-bind=cores}"
+# --mpi=pmix: Open MPI 4 (and most MPIs) start through Slurm's PMIx plugin; drop it where the
+# site sets MpiDefault=pmix, or use --mpi=pmi2 where that is what the MPI was built for.
+export DEEPRFM_SRUN_FLAGS="${DEEPRFM_SRUN_FLAGS:---mpi=pmix --cpu-bind=cores}"
 export DEEPRFM_MPIRUN_FLAGS="${DEEPRFM_MPIRUN_FLAGS:-}"
 # The signal deeprfm checkpoints on (exits 75 afterwards); Slurm sends it 90 s before the limit
 # (#SBATCH --signal), the batch shell turns TERM/INT into it.

@@ -37,7 +37,7 @@ check "srun: 9 jobs submitted (run; the seeds array + collection; 2 points + col
 wait_jobs 600 "${ids[@]}"
 check "srun: sacct shows every job (and array task) COMPLETED with exit 0" all_completed "${ids[@]}"
 res="$DEEPRFM_RESULTS"
-run_file="$(ls "$res"/run/*.h5 2>/dev/null | head -n 1)"
+run_file="$(ls "$res"/run/*[0-9a-f].h5 2>/dev/null | head -n 1)"
 check "run: results file under results/run/ named by options and digest" \
   bash -c "[[ '$(basename "$run_file")' =~ ^fashion-mnist-n300-L2-D64-laplace-seed1-[0-9a-f]{8}\.h5$ ]]"
 check "run: the file is complete with 2 layers" test "$(completed_layers_of "$run_file")" -eq 2
@@ -67,7 +67,7 @@ RUN_EXTRA="--ridge 1e-3 --bandwidth 10" submit run 1 >extra.out 2>&1
 mapfile -t extra < <(ids_of extra.out)
 wait_jobs 300 "${extra[@]}"
 check "other options: a new results file (another digest), complete" \
-  test "$(ls "$res"/run/*.h5 | wc -l)" -eq 2
+  test "$(find "$res/run" -maxdepth 1 -regextype posix-extended -regex '.*-[0-9a-f]{8}\.h5' | wc -l)" -eq 2
 # The same options forced onto the first file: refused, naming the options that differ.
 RUN_OUTPUT="$run_file" RUN_EXTRA="--ridge 1e-3 --bandwidth 10" submit run 1 >forced.out 2>&1
 mapfile -t forced < <(ids_of forced.out)
@@ -85,7 +85,7 @@ submit_all mpirun
 mapfile -t mids <mpirun.ids
 wait_jobs 600 "${mids[@]}"
 check "mpirun: sacct shows every job COMPLETED with exit 0" all_completed "${mids[@]}"
-m_run="$(ls "$DEEPRFM_RESULTS"/run/*.h5 2>/dev/null | head -n 1)"
+m_run="$(ls "$DEEPRFM_RESULTS"/run/*[0-9a-f].h5 2>/dev/null | head -n 1)"
 check "mpirun: the run equals the srun run to 1e-10" same_results "$run_file" "$m_run" --rtol 1e-10
 m_strong="$(ls -d "$DEEPRFM_RESULTS"/strong/*/ | head -n 1)"
 check "mpirun: strong study plots" test -s "$m_strong/plots/strong_scaling.png"

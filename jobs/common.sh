@@ -101,6 +101,24 @@ launch_ranks() {
   exec "${cmd[@]}"
 }
 
+# forward_stop SIGNAL PID: the batch shell's trap. Slurm's time-limit warning
+# (--signal=B:USR1@DEEPRFM_SIGNAL_LEAD) arrives up to a minute earlier than asked; when deeprfm
+# knows the job's end time (SLURM_JOB_END_TIME) it plans its layers and stops before the limit
+# by itself, so that warning is not passed on (it would throw away a layer that still fits).
+# Every other stop request (TERM, INT, or the stop signal at another time) is.
+forward_stop() {
+  local sig="$1" pid="$2" now
+  now="$(date +%s)"
+  if [ "$sig" = "$DEEPRFM_STOP_SIGNAL" ] && [ -n "${SLURM_JOB_END_TIME:-}" ] &&
+     [ "$now" -ge $((SLURM_JOB_END_TIME - ${DEEPRFM_SIGNAL_LEAD:-90} - 60)) ]; then
+    jobs_log "got SIG$sig $((SLURM_JOB_END_TIME - now)) s before the time limit: Slurm's warning; deeprfm stops by itself before the limit"
+    return 0
+  fi
+  jobs_log "got SIG$sig: asking the ranks to checkpoint and stop (SIG$DEEPRFM_STOP_SIGNAL)"
+  STOP_FORWARDED=1
+  kill -s "$DEEPRFM_STOP_SIGNAL" "$pid" 2>/dev/null
+}
+
 # Run launch_ranks in the background and turn every stop request the batch shell receives
 # (DEEPRFM_STOP_SIGNAL, which Slurm sends before the time limit with --signal=B:..., and TERM,
 # INT and USR1: scancel, preemption, Ctrl-C) into DEEPRFM_STOP_SIGNAL for the launcher. srun and
@@ -114,7 +132,7 @@ run_forwarding_signals() {
   pid=$!
   for sig in "$DEEPRFM_STOP_SIGNAL" TERM INT USR1; do
     # shellcheck disable=SC2064  # expand pid and sig now
-    trap "jobs_log 'got SIG$sig: asking the ranks to checkpoint and stop (SIG$DEEPRFM_STOP_SIGNAL)'; STOP_FORWARDED=1; kill -s $DEEPRFM_STOP_SIGNAL $pid 2>/dev/null" "$sig"
+    trap "forward_stop $sig $pid" "$sig"
   done
   while :; do
     rc=0

@@ -50,4 +50,7 @@ export DEEPRFM_MPIRUN_FLAGS="${DEEPRFM_MPIRUN_FLAGS:-}"
 # The signal deeprfm checkpoints on (exits 75 afterwards); Slurm sends it 90 s before the limit
 # (#SBATCH --signal), the batch shell turns TERM/INT into it.
 export DEEPRFM_STOP_SIGNAL="${DEEPRFM_STOP_SIGNAL:-USR1}"
+# Seconds before the limit at which Slurm sends it: keep equal to the batch scripts'
+# `#SBATCH --signal=B:USR1@90` (or to SBATCH_SIGNAL when you override that).
+export DEEPRFM_SIGNAL_LEAD="${DEEPRFM_SIGNAL_LEAD:-90}"
 export DEEPRFM_MAX_REQUEUES="${DEEPRFM_MAX_REQUEUES:-5}"

@@ -43,7 +43,7 @@ export RUN_N=3000 RUN_N_TEST=500 RUN_LAYERS=12 RUN_WIDTH=512 BLOCK_SIZE=64
 export RUN_EXTRA="--stop-margin 10" DEEPRFM_TIME=00:01:00
 # Slurm's own warning signal comes early at this scale (its resolution is a minute): the run
 # must cope with it arriving at any time.
-export SBATCH_SIGNAL=B:USR1@20
+export SBATCH_SIGNAL=B:USR1@20 DEEPRFM_SIGNAL_LEAD=20
 export RUN_OUTPUT="$work/limited.h5"
 submit run 1 >limited.out 2>&1
 cat limited.out

@@ -51,3 +51,9 @@ if(DEEPRFM_TOOLS_PYTHON)
                    ${DEEPRFM_TOOLS_PYTHON})
   set_tests_properties(tools_jobs_requeue PROPERTIES TIMEOUT 120 LABELS "tools;np1")
 endif()
+
+# Overhead of the counters on small sends (prints timings, asserts nothing; not a ctest, and
+# not built by default): cmake --build build --target bench_comm_counters, then
+# mpirun -n 2 build/tests/bench_comm_counters [iterations] [repeats].
+add_executable(bench_comm_counters EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/tools/bench_comm_counters.cpp)
+target_link_libraries(bench_comm_counters PRIVATE deeprfm::deeprfm)

@@ -10,8 +10,10 @@
 // rank, an off-node flag per destination rank and the off-node share of the other ranks) is
 // built on first use with local calls only (group translation to MPI_COMM_WORLD) and cached on
 // the communicator as an MPI attribute whose delete callback frees it: a communicator that is
-// freed and whose handle is reused starts without one, so the cache can never be stale. The
-// per-call cost is one attribute lookup (Open MPI: a hash lookup), none on MPI_COMM_WORLD.
+// freed and whose handle is reused starts without one, so the cache can never be stale. In
+// front of it, a per-thread list of the last 4 communicators, emptied whenever any CommInfo is
+// deleted. The per-call cost: a pointer comparison on MPI_COMM_WORLD, a short scan on a recent
+// communicator, at most one attribute lookup (Open MPI: a hash lookup) otherwise.
 #include <deeprfm/core/comm_counters.hpp>
 
 #include <mpi.h>
@@ -50,10 +52,28 @@ int g_keyval = MPI_KEYVAL_INVALID;
 CommInfo g_world_info;
 std::mutex g_build_mutex;  // serialises the (rare) building and attaching of a CommInfo
 
+// In front of the attribute lookup, each thread remembers the last few communicators it
+// counted on (BLACS alternates between its row, column and all communicators). Any CommInfo's
+// deletion, i.e. any freeing of a communicator that had one, bumps the generation, which
+// empties every thread's entries before their next use: a freed handle that MPI hands out again
+// cannot hit a stale entry.
+std::atomic<std::uint64_t> g_generation{0};
+constexpr int kRecent = 4;
+struct Recent {
+  MPI_Comm comm = MPI_COMM_NULL;
+  const CommInfo* info = nullptr;
+};
+thread_local Recent t_recent[kRecent];
+thread_local std::uint64_t t_generation = 0;
+thread_local int t_next = 0;
+
 int delete_info(MPI_Comm, int, void* value, void*) {
+  g_generation.fetch_add(1, std::memory_order_acq_rel);
   delete static_cast<CommInfo*>(value);
   return MPI_SUCCESS;
 }
+
+const CommInfo* info_from_attribute(MPI_Comm comm);
 
 /// CommInfo of a communicator from its group(s) and the node map. Local (no communication).
 CommInfo build_info(MPI_Comm comm) {
@@ -97,6 +117,23 @@ CommInfo build_info(MPI_Comm comm) {
 const CommInfo* info_of(MPI_Comm comm) {
   if (!g_ready) return nullptr;
   if (comm == MPI_COMM_WORLD) return &g_world_info;
+  const std::uint64_t generation = g_generation.load(std::memory_order_acquire);
+  if (t_generation != generation) {
+    for (auto& r : t_recent) r = Recent{};
+    t_generation = generation;
+  }
+  for (const auto& r : t_recent)
+    if (r.comm == comm && r.info != nullptr) return r.info;
+  const CommInfo* info = info_from_attribute(comm);
+  if (info != nullptr) {
+    t_recent[t_next] = {comm, info};
+    t_next = (t_next + 1) % kRecent;
+  }
+  return info;
+}
+
+/// The CommInfo attached to `comm`, attached now if it has none. Local.
+const CommInfo* info_from_attribute(MPI_Comm comm) {
   void* value = nullptr;
   int found = 0;
   if (PMPI_Comm_get_attr(comm, g_keyval, &value, &found) != MPI_SUCCESS) return nullptr;

@@ -36,10 +36,10 @@ std::atomic<std::uint64_t> g_calls{0};
 
 /// What a counted call needs to know about its communicator. Immutable once built.
 struct CommInfo {
-  int size = 1;         ///< local group size (what the collective formulas call p)
-  int rank = 0;         ///< this rank in the local group
-  bool inter = false;   ///< intercommunicator: destinations are ranks of the remote group
-  double off_share = 0; ///< off-node share of the other ranks: q/(p-1) (remote: q/remote size)
+  int size = 1;          ///< local group size (what the collective formulas call p)
+  int rank = 0;          ///< this rank in the local group
+  bool inter = false;    ///< intercommunicator: destinations are ranks of the remote group
+  double off_share = 0;  ///< off-node share of the other ranks: q/(p-1) (remote: q/remote size)
   std::vector<unsigned char> off;  ///< per destination rank: 1 if on another node
 };
 
@@ -101,7 +101,8 @@ CommInfo build_info(MPI_Comm comm) {
   int others = 0, off = 0;
   for (int j = 0; j < n; ++j) {
     const int w = world[static_cast<std::size_t>(j)];
-    const bool is_off = w == MPI_UNDEFINED || g_node_of_world[static_cast<std::size_t>(w)] != my_node;
+    const bool is_off =
+        w == MPI_UNDEFINED || g_node_of_world[static_cast<std::size_t>(w)] != my_node;
     info.off[static_cast<std::size_t>(j)] = is_off ? 1 : 0;
     if (info.inter || j != info.rank) {
       ++others;
@@ -273,8 +274,7 @@ void count_send(int count_, MPI_Datatype type, int dest, MPI_Comm comm) {
     return;
   }
   const double bytes = count_ * type_bytes(type);
-  const bool off = c.info != nullptr && dest >= 0 &&
-                   dest < static_cast<int>(c.info->off.size()) &&
+  const bool off = c.info != nullptr && dest >= 0 && dest < static_cast<int>(c.info->off.size()) &&
                    c.info->off[static_cast<std::size_t>(dest)] != 0;
   count(bytes, off ? bytes : 0.0);
 }
@@ -443,9 +443,9 @@ int MPI_Allgatherv(const void* sendbuf, int sendcount, MPI_Datatype sendtype, vo
                    const int recvcounts[], const int displs[], MPI_Datatype recvtype,
                    MPI_Comm comm) {
   const SizeRank c = size_rank(comm);
-  const double block = sendbuf == MPI_IN_PLACE ? (c.rank >= 0 ? recvcounts[c.rank] : 0) *
-                                                     type_bytes(recvtype)
-                                               : sendcount * type_bytes(sendtype);
+  const double block = sendbuf == MPI_IN_PLACE
+                           ? (c.rank >= 0 ? recvcounts[c.rank] : 0) * type_bytes(recvtype)
+                           : sendcount * type_bytes(sendtype);
   count_collective(c, block * (c.size - 1));
   return PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm);
 }

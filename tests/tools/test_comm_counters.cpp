@@ -163,8 +163,8 @@ std::vector<std::string> check_every_call_kind(MPI_Comm comm, const std::vector<
       {"Ibsend", true, iring(MPI_Ibsend)},
       {"Sendrecv", true,
        [&] {
-         MPI_Sendrecv(a.data(), count, MPI_DOUBLE, dest, 2, b.data(), count, MPI_DOUBLE, source,
-                      2, comm, MPI_STATUS_IGNORE);
+         MPI_Sendrecv(a.data(), count, MPI_DOUBLE, dest, 2, b.data(), count, MPI_DOUBLE, source, 2,
+                      comm, MPI_STATUS_IGNORE);
        }},
       {"Sendrecv_replace", true,
        [&] {
@@ -179,9 +179,7 @@ std::vector<std::string> check_every_call_kind(MPI_Comm comm, const std::vector<
       {"Reduce_scatter_block", false,
        [&] { MPI_Reduce_scatter_block(a.data(), b.data(), count, MPI_DOUBLE, MPI_SUM, comm); }},
       {"Reduce_scatter", false,
-       [&] {
-         MPI_Reduce_scatter(a.data(), b.data(), counts.data(), MPI_DOUBLE, MPI_SUM, comm);
-       }},
+       [&] { MPI_Reduce_scatter(a.data(), b.data(), counts.data(), MPI_DOUBLE, MPI_SUM, comm); }},
       {"Allgather", false,
        [&] { MPI_Allgather(a.data(), count, MPI_DOUBLE, b.data(), count, MPI_DOUBLE, comm); }},
       {"Allgatherv", false,
@@ -193,8 +191,8 @@ std::vector<std::string> check_every_call_kind(MPI_Comm comm, const std::vector<
        [&] { MPI_Alltoall(a.data(), count, MPI_DOUBLE, b.data(), count, MPI_DOUBLE, comm); }},
       {"Alltoallv", false,
        [&] {
-         MPI_Alltoallv(a.data(), counts.data(), displs.data(), MPI_DOUBLE, b.data(),
-                       mine.data(), displs.data(), MPI_DOUBLE, comm);
+         MPI_Alltoallv(a.data(), counts.data(), displs.data(), MPI_DOUBLE, b.data(), mine.data(),
+                       displs.data(), MPI_DOUBLE, comm);
        }},
       {"Gather", false,
        [&] { MPI_Gather(a.data(), count, MPI_DOUBLE, b.data(), count, MPI_DOUBLE, 0, comm); }},
@@ -222,8 +220,8 @@ std::vector<std::string> check_every_call_kind(MPI_Comm comm, const std::vector<
     const bool off_ok = kind.send ? d.off_node == expected : std::abs(d.off_node - expected) <= 1;
     if (!sent_ok || !off_ok) {
       std::ostringstream line;
-      line << kind.name << " on a communicator of " << p << ": bytes " << d.bytes
-           << ", off-node " << d.off_node << ", expected off-node " << expected;
+      line << kind.name << " on a communicator of " << p << ": bytes " << d.bytes << ", off-node "
+           << d.off_node << ", expected off-node " << expected;
       failures.push_back(line.str());
     }
   }
@@ -459,9 +457,8 @@ BOOST_AUTO_TEST_CASE(off_node_bytes_of_known_layouts) {
     }
     // Allreduce of m = 8000 bytes: 2 m (p-1)/p, of which a share q/(p-1) off-node: all of it on
     // 2 ranks, 2 of 3 others on 0,0,1,1 (12000 bytes, 8000 off-node).
-    const Delta d = measure([&] {
-      MPI_Allreduce(x.data(), y.data(), 1000, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    });
+    const Delta d = measure(
+        [&] { MPI_Allreduce(x.data(), y.data(), 1000, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); });
     const double bytes = p == 2 ? 8000.0 : 12000.0, off = 8000.0;
     if (d.bytes != bytes || d.off_node != off)
       failures.push_back("Allreduce: " + std::to_string(d.bytes) + " bytes, " +

@@ -31,26 +31,27 @@
 /// | call | off-node bytes counted on this rank |
 /// |---|---|
 /// | point-to-point sends | m if the destination is on another node, else 0 (exact) |
-/// | every collective above | its bytes * q/(p-1), q = the other p-1 ranks of the communicator on another node (a model) |
+/// | every collective above | its bytes * q/(p-1) (a model) |
 ///
-/// The collective figure is a model: it assumes this rank's share is spread evenly over the
-/// other ranks, whereas Open MPI's algorithms (and its hierarchical `han`/`sm` components, which
-/// send one message per node) route it differently; it is exact for p = 2 and whenever all or
-/// none of the other ranks are off-node. A destination outside MPI_COMM_WORLD (a spawned or
-/// connected job) counts as off-node. The node of every world rank is determined once, inside
-/// MPI_Init / MPI_Init_thread (which src/core/comm_counters.cpp intercepts as well, so the
-/// collective this needs runs where every rank is anyway, never inside a send), with PMPI_
-/// calls that are not counted. Test-only override: DEEPRFM_TEST_NODE_OF_RANK="0,0,1,1" (the
-/// node index of each world rank, one per rank) replaces the shared-memory split, so that a
-/// multi-node layout can be tested on one host; a malformed value aborts the job in MPI_Init.
-/// All functions here are local and thread-safe.
+/// where q is how many of the communicator's p-1 other ranks are on another node (for an
+/// intercommunicator: the share of the remote group). The collective figure is a model: it assumes
+/// this rank's share is spread evenly over the other ranks, whereas Open MPI's algorithms may route
+/// it differently (hierarchical ones cross the network once per node rather than once per rank); it
+/// is exact for p = 2 and whenever all or none of the other ranks are off-node. A destination
+/// outside MPI_COMM_WORLD (a spawned or connected job) counts as off-node. The node of every world
+/// rank is determined once, inside MPI_Init / MPI_Init_thread (which src/core/comm_counters.cpp
+/// intercepts as well, so the collective this needs runs where every rank is anyway, never inside a
+/// send), with PMPI_ calls that are not counted. Test-only override:
+/// DEEPRFM_TEST_NODE_OF_RANK="0,0,1,1" (the node index of each world rank, one per rank) replaces
+/// the shared-memory split, so that a multi-node layout can be tested on one host; a malformed
+/// value aborts the job in MPI_Init. All functions here are local and thread-safe.
 #include <cstdint>
 
 namespace deeprfm {
 
 /// Totals of this rank since the program started. Local.
 struct CommCounters {
-  std::uint64_t bytes = 0;  ///< bytes sent as defined above
+  std::uint64_t bytes = 0;           ///< bytes sent as defined above
   std::uint64_t off_node_bytes = 0;  ///< the part of `bytes` sent off this rank's node, as above
   std::uint64_t calls = 0;  ///< counted MPI send/collective calls (including those of 0 bytes)
 };

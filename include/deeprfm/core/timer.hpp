@@ -19,8 +19,8 @@ namespace deeprfm {
 /// Accumulated time and flops of one named phase. Local.
 struct PhaseRecord {
   double seconds = 0.0;
-  double flops = 0.0;  ///< useful floating point operations, whole problem (not per rank)
-  double bytes = 0.0;  ///< bytes this rank sent through MPI (core/comm_counters.hpp)
+  double flops = 0.0;           ///< useful floating point operations, whole problem (not per rank)
+  double bytes = 0.0;           ///< bytes this rank sent through MPI (core/comm_counters.hpp)
   double off_node_bytes = 0.0;  ///< the part of `bytes` sent to other nodes (same header)
   long calls = 0;
 };

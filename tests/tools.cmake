@@ -4,6 +4,28 @@
 deeprfm_add_test(NAME test_comm_counters
                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools/test_comm_counters.cpp
                  RANKS 1 2 4 LABELS tools TIMEOUT 120)
+# The same tests on faked multi-node layouts: DEEPRFM_TEST_NODE_OF_RANK (test-only, read in
+# MPI_Init) gives the node of each world rank in place of the shared-memory split, since this
+# host is one node. A malformed value must abort the job with a message naming the variable.
+foreach(layout IN ITEMS "2:0,1" "4:0,0,1,1" "4:0,1,0,1")
+  string(REPLACE ":" ";" parts "${layout}")
+  list(GET parts 0 np)
+  list(GET parts 1 nodes)
+  string(REPLACE "," "" tag "${nodes}")
+  add_test(NAME test_comm_counters_np${np}_nodes${tag}
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${DEEPRFM_MPIEXEC_FLAGS}
+                   $<TARGET_FILE:test_comm_counters>)
+  set_tests_properties(test_comm_counters_np${np}_nodes${tag} PROPERTIES TIMEOUT 120
+                       LABELS "mpi;np${np};tools" PROCESSORS ${np}
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1;DEEPRFM_TEST_NODE_OF_RANK=${nodes}")
+endforeach()
+add_test(NAME test_comm_counters_np2_bad_node_override
+         COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${DEEPRFM_MPIEXEC_FLAGS}
+                 $<TARGET_FILE:test_comm_counters>)
+set_tests_properties(test_comm_counters_np2_bad_node_override PROPERTIES TIMEOUT 60
+                     LABELS "mpi;np2;tools" PROCESSORS 2
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1;DEEPRFM_TEST_NODE_OF_RANK=0,1,1"
+                     PASS_REGULAR_EXPRESSION "DEEPRFM_TEST_NODE_OF_RANK=\"0,1,1\".*wrong number")
 
 # The tool needs Debian's python3-h5py, python3-numpy and python3-matplotlib, which live in the
 # system interpreter (a pyenv/conda python3 first on PATH usually lacks them): prefer
@@ -39,3 +61,9 @@ if(DEEPRFM_TOOLS_PYTHON)
                    ${DEEPRFM_TOOLS_PYTHON})
   set_tests_properties(tools_jobs_requeue PROPERTIES TIMEOUT 120 LABELS "tools;np1")
 endif()
+
+# Overhead of the counters on small sends (prints timings, asserts nothing; not a ctest, and
+# not built by default): cmake --build build --target bench_comm_counters, then
+# mpirun -n 2 build/tests/bench_comm_counters [iterations] [repeats].
+add_executable(bench_comm_counters EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/tools/bench_comm_counters.cpp)
+target_link_libraries(bench_comm_counters PRIVATE deeprfm::deeprfm)

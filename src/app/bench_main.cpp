@@ -221,13 +221,13 @@ int main(int argc, char** argv) {
           "\nlayer: n = %d, d = %d, D = %d, C = %d: %.2f s for %.3g flops; at the DGEMM "
           "rate it would take %.2f s: layer_ratio %.2f\n",
           n, dim, width, classes, layer_seconds, flops, ideal, layer_ratio);
-      std::printf("%-14s %9s %10s %9s %12s\n", "phase", "seconds", "GFLOP/s", "of DGEMM",
-                  "MB sent");
+      std::printf("%-14s %9s %10s %9s %12s %12s\n", "phase", "seconds", "GFLOP/s", "of DGEMM",
+                  "MB sent", "MB off-node");
       for (const auto& name : layer.timers.order()) {
         const auto& r = layer.timers.at(name);
         const double gf = r.seconds > 0 ? r.flops / r.seconds * 1e-9 : 0.0;
-        std::printf("%-14s %9.3f %10.1f %8.0f%% %12.3g\n", name.c_str(), r.seconds, gf,
-                    100.0 * gf / dgemm, r.bytes * 1e-6);
+        std::printf("%-14s %9.3f %10.1f %8.0f%% %12.3g %12.3g\n", name.c_str(), r.seconds, gf,
+                    100.0 * gf / dgemm, r.bytes * 1e-6, r.off_node_bytes * 1e-6);
       }
       std::printf("memory: estimate %.1f MiB per rank, peak RSS %.1f MiB (x%.2f)\n",
                   estimate / (1 << 20), rss / (1 << 20), rss / estimate);
@@ -255,7 +255,8 @@ int main(int argc, char** argv) {
           const double gf = r.seconds > 0 ? r.flops / r.seconds * 1e-9 : 0.0;
           out << (first ? "\n" : ",\n") << "    \"" << name << "\": {\"seconds\": " << r.seconds
               << ", \"flops\": " << r.flops << ", \"gflops\": " << gf
-              << ", \"ratio\": " << gf / dgemm << ", \"bytes\": " << r.bytes << "}";
+              << ", \"ratio\": " << gf / dgemm << ", \"bytes\": " << r.bytes
+              << ", \"off_node_bytes\": " << r.off_node_bytes << "}";
           first = false;
         }
         out << "\n  }\n}\n";

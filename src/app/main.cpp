@@ -40,7 +40,8 @@ void print_layer(const rfm::LayerResult& l) {
 }
 
 // One line per layer: seconds (max over ranks), GF/s of the whole problem, and the MB that
-// rank 0 sent through MPI during the phase (the file stores the sum and maximum over ranks).
+// rank 0 sent through MPI during the phase, with the off-node part when there is one (the file
+// stores the sum and maximum over ranks of both).
 void print_phases(const rfm::LayerResult& l) {
   std::printf("          peak RSS %.0f MiB/rank; phases:", l.peak_rss_bytes / (1 << 20));
   for (const auto& name : l.timers.order()) {
@@ -51,6 +52,7 @@ void print_phases(const rfm::LayerResult& l) {
       std::printf(" (");
       if (rate) std::printf("%.1f GF/s", r.flops / r.seconds * 1e-9);
       if (sent) std::printf("%s%.3g MB", rate ? ", " : "", r.bytes * 1e-6);
+      if (r.off_node_bytes > 0) std::printf(", %.3g MB off-node", r.off_node_bytes * 1e-6);
       std::printf(")");
     }
   }

@@ -2,7 +2,8 @@
 
 namespace deeprfm {
 
-void PhaseTimers::add(const std::string& phase, double seconds, double flops, double bytes) {
+void PhaseTimers::add(const std::string& phase, double seconds, double flops, double bytes,
+                      double off_node_bytes) {
   auto it = records_.find(phase);
   if (it == records_.end()) {
     order_.push_back(phase);
@@ -11,6 +12,7 @@ void PhaseTimers::add(const std::string& phase, double seconds, double flops, do
   it->second.seconds += seconds;
   it->second.flops += flops;
   it->second.bytes += bytes;
+  it->second.off_node_bytes += off_node_bytes;
   it->second.calls += 1;
 }
 

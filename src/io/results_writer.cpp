@@ -142,22 +142,31 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   f.write_attribute(g, "near_pairs", layer.kernel_stats.near_pairs);
   f.write_attribute(g, "near_pairs_unrecomputed", layer.kernel_stats.near_pairs_unrecomputed);
   f.write_attribute(g, "coincident_pairs", layer.kernel_stats.coincident_pairs);
-  // Timings: phases x (seconds, flops, bytes, bytes_max_rank), with the phase and column names
-  // as attributes. layer.timers holds this rank's bytes; the file gets their sum over ranks (the
-  // phase's communication volume, like flops a whole-problem figure) and their maximum.
+  // Timings: phases x (seconds, flops, bytes, bytes_max_rank, off_node_bytes,
+  // off_node_bytes_max_rank), with the phase and column names as attributes. layer.timers holds
+  // this rank's bytes; the file gets their sum over ranks (the phase's communication volume,
+  // like flops a whole-problem figure) and their maximum, for all bytes and for the off-node
+  // part. The off-node columns come last so that readers indexing the first four still work.
   const auto& order = layer.timers.order();
-  const std::vector<std::string> timing_columns = {"seconds", "flops", "bytes", "bytes_max_rank"};
-  std::vector<double> bytes_sum(order.size());
-  for (std::size_t k = 0; k < order.size(); ++k) bytes_sum[k] = layer.timers.at(order[k]).bytes;
-  std::vector<double> bytes_max(bytes_sum);
-  f.comm().sum_in_place(bytes_sum.data(), bytes_sum.size());
-  for (auto& b : bytes_max) b = f.comm().max(b);
+  const std::vector<std::string> timing_columns = {
+      "seconds", "flops", "bytes", "bytes_max_rank", "off_node_bytes", "off_node_bytes_max_rank"};
+  const std::size_t phases = order.size();
+  std::vector<double> sums(2 * phases);  // [bytes of every phase, then off-node bytes]
+  for (std::size_t k = 0; k < phases; ++k) {
+    sums[k] = layer.timers.at(order[k]).bytes;
+    sums[phases + k] = layer.timers.at(order[k]).off_node_bytes;
+  }
+  std::vector<double> maxima(sums);
+  f.comm().sum_in_place(sums.data(), sums.size());
+  for (auto& b : maxima) b = f.comm().max(b);
   std::vector<double> timing;
-  for (std::size_t k = 0; k < order.size(); ++k) {
+  for (std::size_t k = 0; k < phases; ++k) {
     timing.push_back(layer.timers.at(order[k]).seconds);
     timing.push_back(layer.timers.at(order[k]).flops);
-    timing.push_back(bytes_sum[k]);
-    timing.push_back(bytes_max[k]);
+    timing.push_back(sums[k]);
+    timing.push_back(maxima[k]);
+    timing.push_back(sums[phases + k]);
+    timing.push_back(maxima[phases + k]);
   }
   f.write_replicated(g + "/timings", {hsize_t(order.size()), hsize_t(timing_columns.size())},
                      timing.data());

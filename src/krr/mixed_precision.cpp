@@ -95,7 +95,7 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
 
   // Factor K + mu I in single precision.
   double t0 = wall_seconds();
-  auto b0 = comm_bytes_sent();
+  CommCounters b0 = comm_counters();
   if (ridge != 0.0) {
     const auto& rmap = kf.dist().rows();
     for (int lj = 0; lj < kf.local_cols(); ++lj) {
@@ -120,11 +120,13 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', kf, anorm, cinfo);
   report.seconds_factorization = wall_seconds() - t0;
-  report.bytes_factorization = static_cast<double>(comm_bytes_sent() - b0);
+  CommCounters b1 = comm_counters();
+  report.bytes_factorization = static_cast<double>(b1.bytes - b0.bytes);
+  report.off_node_bytes_factorization = static_cast<double>(b1.off_node_bytes - b0.off_node_bytes);
 
   // Refinement: A_0 = 0, then A += solve_single(Y - (K + mu I) A).
   t0 = wall_seconds();
-  b0 = comm_bytes_sent();
+  b0 = comm_counters();
   la::DistMatrix<double> y(a.grid(), n, classes, block), r(a.grid(), n, classes, block);
   for (int lj = 0; lj < a.local_cols(); ++lj)
     for (int li = 0; li < a.local_rows(); ++li) {
@@ -169,7 +171,9 @@ RefinementReport mixed_precision_solve(const kernels::Kernel& kernel,
     }
   }
   report.seconds_refinement = wall_seconds() - t0;
-  report.bytes_refinement = static_cast<double>(comm_bytes_sent() - b0);
+  b1 = comm_counters();
+  report.bytes_refinement = static_cast<double>(b1.bytes - b0.bytes);
+  report.off_node_bytes_refinement = static_cast<double>(b1.off_node_bytes - b0.off_node_bytes);
   return report;
 }
 

@@ -33,7 +33,7 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   add_to_diagonal(k, ridge);
   SolveReport report;
   const double t0 = wall_seconds();
-  const auto b0 = comm_bytes_sent();
+  const CommCounters b0 = comm_counters();
   if (k_one_norm >= 0.0) {
     // Every diagonal entry is >= 0, so adding mu to it adds mu to every column's sum.
     report.anorm = k_one_norm + ridge;
@@ -61,12 +61,15 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   int cinfo = 0;
   report.rcond = la::scalapack::pocon('L', k, report.anorm, cinfo);
   const double t1 = wall_seconds();
-  const auto b1 = comm_bytes_sent();
+  const CommCounters b1 = comm_counters();
   const int sinfo = la::scalapack::potrs('L', k, y);
   report.seconds_factorization = t1 - t0;
   report.seconds_solve = wall_seconds() - t1;
-  report.bytes_factorization = static_cast<double>(b1 - b0);
-  report.bytes_solve = static_cast<double>(comm_bytes_sent() - b1);
+  const CommCounters b2 = comm_counters();
+  report.bytes_factorization = static_cast<double>(b1.bytes - b0.bytes);
+  report.bytes_solve = static_cast<double>(b2.bytes - b1.bytes);
+  report.off_node_bytes_factorization = static_cast<double>(b1.off_node_bytes - b0.off_node_bytes);
+  report.off_node_bytes_solve = static_cast<double>(b2.off_node_bytes - b1.off_node_bytes);
   DEEPRFM_AGREE(comm, sinfo == 0 && cinfo == 0, internal,
                 context << ": pdpotrs/pdpocon failed with info " << sinfo << "/" << cinfo);
   return report;

@@ -71,7 +71,7 @@ namespace {
 void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, PhaseTimers& out) {
   for (const auto& name : local.order()) {
     const auto& r = local.at(name);
-    out.add(name, comm.max(r.seconds), r.flops, r.bytes);
+    out.add(name, comm.max(r.seconds), r.flops, r.bytes, r.off_node_bytes);
   }
 }
 
@@ -139,10 +139,10 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     const krr::RefinementReport report = krr::mixed_precision_solve(
         kernel, x, config_.ridge, kf, a, pred, where, std::min(1e-10, config_.residual_tolerance));
     timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
-               report.bytes_factorization);
+               report.bytes_factorization, report.off_node_bytes_factorization);
     timers.add("refinement", report.seconds_refinement,
                report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc),
-               report.bytes_refinement);
+               report.bytes_refinement, report.off_node_bytes_refinement);
     result.rcond = report.rcond;
     result.ridge = config_.ridge;
     result.residual = report.residuals.back();
@@ -174,8 +174,9 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
         const krr::SolveReport report =
             krr::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
         timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
-                   report.bytes_factorization);
-        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve);
+                   report.bytes_factorization, report.off_node_bytes_factorization);
+        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve,
+                   report.off_node_bytes_solve);
         result.rcond = report.rcond;
         break;
       } catch (const Error& e) {

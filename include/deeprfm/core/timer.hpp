@@ -19,17 +19,19 @@ namespace deeprfm {
 /// Accumulated time and flops of one named phase. Local.
 struct PhaseRecord {
   double seconds = 0.0;
-  double flops = 0.0;  ///< useful floating point operations, whole problem (not per rank)
-  double bytes =
-      0.0;  ///< bytes this rank sent through MPI (core/comm_counters.hpp), this rank only
+  double flops = 0.0;           ///< useful floating point operations, whole problem (not per rank)
+  double bytes = 0.0;           ///< bytes this rank sent through MPI (core/comm_counters.hpp)
+  double off_node_bytes = 0.0;  ///< the part of `bytes` sent to other nodes (same header)
   long calls = 0;
 };
 
 /// Named phases in first-use order. Local.
 class PhaseTimers {
  public:
-  /// Add a measurement to a phase (`bytes`: what this rank sent during it). Local.
-  void add(const std::string& phase, double seconds, double flops, double bytes = 0.0);
+  /// Add a measurement to a phase (`bytes`: what this rank sent during it; `off_node_bytes`:
+  /// the part of it that left the node). Local.
+  void add(const std::string& phase, double seconds, double flops, double bytes = 0.0,
+           double off_node_bytes = 0.0);
   const std::vector<std::string>& order() const { return order_; }
   const PhaseRecord& at(const std::string& phase) const { return records_.at(phase); }
   bool has(const std::string& phase) const { return records_.count(phase) != 0; }
@@ -46,8 +48,8 @@ inline double wall_seconds() {
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
-/// RAII: adds the elapsed time, the given flops and the bytes this rank sent through MPI
-/// meanwhile (comm_bytes_sent() difference) to a phase when it goes out of scope.
+/// RAII: adds the elapsed time, the given flops and the bytes (total and off-node) this rank
+/// sent through MPI meanwhile (comm_counters() difference) to a phase when it goes out of scope.
 /// With a communicator `sync`, the phase ends with an MPI_Barrier on it (inside the timed
 /// region): every rank's time is then the phase's critical path, a rank that finished early
 /// waits here rather than in the next phase's first collective, and the phases add up to the
@@ -64,11 +66,13 @@ class ScopedPhase {
         sync_(sync),
         exceptions_(std::uncaught_exceptions()),
         start_(wall_seconds()),
-        start_bytes_(comm_bytes_sent()) {}
+        start_counters_(comm_counters()) {}
   ~ScopedPhase() {
     if (sync_ != MPI_COMM_NULL && std::uncaught_exceptions() == exceptions_) MPI_Barrier(sync_);
+    const CommCounters now = comm_counters();
     timers_.add(phase_, wall_seconds() - start_, flops_,
-                static_cast<double>(comm_bytes_sent() - start_bytes_));
+                static_cast<double>(now.bytes - start_counters_.bytes),
+                static_cast<double>(now.off_node_bytes - start_counters_.off_node_bytes));
   }
   ScopedPhase(const ScopedPhase&) = delete;
   ScopedPhase& operator=(const ScopedPhase&) = delete;
@@ -80,7 +84,7 @@ class ScopedPhase {
   MPI_Comm sync_;
   int exceptions_;
   double start_;
-  std::uint64_t start_bytes_;
+  CommCounters start_counters_;
 };
 
 }  // namespace deeprfm

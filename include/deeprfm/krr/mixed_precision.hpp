@@ -35,9 +35,11 @@ struct RefinementReport {
   double rcond = 0;               ///< reciprocal condition estimate of K + mu I (single)
   double seconds_factorization = 0;
   double seconds_refinement = 0;
-  int kernel_rebuilds = 0;         ///< double-precision kernel passes (2 n^2 d flops each)
-  double bytes_factorization = 0;  ///< bytes this rank sent in the factorisation
-  double bytes_refinement = 0;     ///< bytes this rank sent in the refinement
+  int kernel_rebuilds = 0;                  ///< double-precision kernel passes (2 n^2 d flops each)
+  double bytes_factorization = 0;           ///< bytes this rank sent in the factorisation
+  double bytes_refinement = 0;              ///< bytes this rank sent in the refinement
+  double off_node_bytes_factorization = 0;  ///< the part of bytes_factorization sent off-node
+  double off_node_bytes_refinement = 0;     ///< the part of bytes_refinement sent off-node
 };
 
 /// Solve (K + mu I) A = Y: `kf` holds K in single precision on entry (assemble_kernel_single)

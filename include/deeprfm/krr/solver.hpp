@@ -12,6 +12,8 @@ struct SolveReport {
   double seconds_solve = 0;          ///< pdpotrs
   double bytes_factorization = 0;    ///< bytes this rank sent in the factorisation
   double bytes_solve = 0;            ///< bytes this rank sent in pdpotrs
+  double off_node_bytes_factorization = 0;  ///< the part of bytes_factorization sent off-node
+  double off_node_bytes_solve = 0;          ///< the part of bytes_solve sent off-node
 };
 
 /// Factor K + mu I in place (lower triangle; `k` then holds the Cholesky factor) and

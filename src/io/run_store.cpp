@@ -62,6 +62,8 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
   replace_atomically(tmp, path_);
   options_ = info.options;
   metric_rows_.clear();
+  layer_dims_.clear();
+  layer_ranks_.clear();
   // A previous run's companion files (with --overwrite) are stale now.
   mpi::run_agreed(comm_, [&] {
     if (comm_.rank() != 0) return;
@@ -95,6 +97,14 @@ void RunStore::open_existing() {
     DEEPRFM_AGREE(comm_, static_cast<int>(metric_rows_.size()) == completed_layers_, input,
                   path_ << ": the checkpoint says " << completed_layers_ << " complete layers but "
                         << "the metrics table has " << metric_rows_.size() << " rows");
+    layer_dims_.clear();
+    layer_ranks_.clear();
+    for (int l = 0; l < completed_layers_; ++l) {
+      const std::string g = "/layers/" + layer_group(l);
+      const bool has = f.exists(g);
+      layer_dims_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "dim_in")) : 0);
+      layer_ranks_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "ranks")) : 0);
+    }
   }
   // Leftovers of an interrupted commit: temporary files and companions of other layers.
   mpi::run_agreed(comm_, [&] {
@@ -154,6 +164,8 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
   // 3. The commit point.
   replace_atomically(tmp, path_);
   metric_rows_ = std::move(rows);
+  layer_dims_.push_back(layer.dim_in);
+  layer_ranks_.push_back(comm_.size());
 
   // 4. The previous state file is no longer referenced.
   mpi::run_agreed(comm_, [&] {

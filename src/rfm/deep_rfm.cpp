@@ -55,6 +55,17 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   return 8.0 * (per_rank + replicated);
 }
 
+double estimate_layer_flops(double n, double d, double width, double classes, double n_test) {
+  const double kernel = 2.0 * 2.0 * n * n * d;  // assembled for the solve and again after it
+  const double cholesky = n * n * n / 3.0;
+  const double solve_and_residual = 2.0 * n * n * classes + 4.0 * n * n * classes;
+  const double test = 2.0 * n_test * n * (d + classes);
+  const double sqrt = 9.0 * d * d * d;
+  const double feature_map = 2.0 * (n + n_test) * d * (d + width);
+  return kernel + cholesky + solve_and_residual + agop_flops(n, d, classes) + test + sqrt +
+         feature_map;
+}
+
 int test_chunk_rows(int n, int n_test, int block) {
   if (n_test <= 0) return 0;
   const int quarter = std::max(block, ((n / 4) / block) * block);

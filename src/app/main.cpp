@@ -122,7 +122,7 @@ void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, do
 /// "120 s", "2.5 s", "0.03 s".
 std::string seconds_text(double s) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), s >= 10 ? "%.0f s" : "%.2g s", std::max(s, 0.0));
+  std::snprintf(buf, sizeof(buf), std::fabs(s) >= 10 ? "%.0f s" : "%.2g s", s);
   return buf;
 }
 
@@ -138,8 +138,8 @@ class LayerClock {
 
   bool timed() const { return limits_.deadline > 0; }
 
-  /// Stored layers of a resumed run: their seconds (the phase sum of /metrics), scaled to this
-  /// rank count (linear scaling: an estimate).
+  /// Stored layers of a resumed run: their wall seconds (the layer groups' wall_seconds, without
+  /// the commit), scaled to this rank count (linear scaling: an estimate).
   void add_stored(const io::RunStore& store) {
     const auto& columns = io::metric_columns();
     const auto col = static_cast<std::size_t>(std::find(columns.begin(), columns.end(), "seconds") -
@@ -147,8 +147,10 @@ class LayerClock {
     const auto& rows = store.metric_rows();
     for (std::size_t l = 0; l < rows.size() && l < store.layer_dims().size(); ++l) {
       const int ranks = store.layer_ranks()[l] > 0 ? store.layer_ranks()[l] : world_.size();
+      // The layer's wall time (files from before it was recorded: the sum of its phases).
+      const double seconds = std::max(rows[l][col], store.layer_wall_seconds()[l]);
       done_.push_back(
-          {static_cast<int>(l) + 1, store.layer_dims()[l], rows[l][col] * ranks / world_.size()});
+          {static_cast<int>(l) + 1, store.layer_dims()[l], seconds * ranks / world_.size()});
     }
   }
 
@@ -198,7 +200,7 @@ class LayerClock {
     if (verdict == 1) {
       const std::string layers = l == 1 ? "layer 1" : "layers 1-" + std::to_string(l);
       throw TimeLimitStop(kExitStoppedBySignal,
-                          need + " but only " + seconds_text(left) +
+                          need + " but only " + seconds_text(std::max(left, 0.0)) +
                               " are left before the time limit: stopping with " + layers +
                               " checkpointed in " + output);
     }
@@ -208,14 +210,15 @@ class LayerClock {
       const double minutes = std::ceil((startup + 1.1 * p.seconds + limits_.stop_margin) / 60.0);
       throw TimeLimitStop(kExitCannotProgress,
                           "cannot make progress: " + need + " but the job has only " +
-                              seconds_text(left) + "; give the job a time limit of at least ~" +
+                              seconds_text(std::max(left, 0.0)) +
+                              "; give the job a time limit of at least ~" +
                               std::to_string(static_cast<long>(minutes)) + " min");
     }
     if (world_.rank() == 0) {
       std::fprintf(stderr,
                    "deeprfm: warning: %s but only %s are left before the time limit; running it "
                    "anyway (the watchdog stops it %s before the deadline if it does not finish)\n",
-                   need.c_str(), seconds_text(left).c_str(),
+                   need.c_str(), seconds_text(std::max(left, 0.0)).c_str(),
                    seconds_text(limits_.stop_margin).c_str());
       std::fflush(stderr);
     }
@@ -234,7 +237,7 @@ class LayerClock {
 };
 
 int run(const app::RunOptions& opt, const TimeLimits& limits, double process_start,
-        const mpi::Communicator& world, io::RunStore* existing) {
+        const mpi::Communicator& world, io::RunStore* existing, Watchdog& watchdog) {
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
@@ -348,6 +351,7 @@ int run(const app::RunOptions& opt, const TimeLimits& limits, double process_sta
     set_run_context(l, "start");
     clock.before_layer(l, data.train.x.cols(), l - first_layer, n, opt.model.width, classes, n_test,
                        opt.output);
+    watchdog.arm_deadline();  // after the first check: its verdict comes first
     set_progress(l + 1, l);
     const rfm::LayerResult result =
         model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels);
@@ -430,6 +434,7 @@ int main(int argc, char** argv) {
     text.unit = "layer";
     text.output = parsed.options.output;
     deeprfm::Watchdog watchdog(limits, text, world.rank());
-    return run(parsed.options, limits, process_start, world, existing ? &*existing : nullptr);
+    return run(parsed.options, limits, process_start, world, existing ? &*existing : nullptr,
+               watchdog);
   });
 }

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
     text.unit = "epoch";
     text.output = parsed.options.output;
     deeprfm::Watchdog watchdog(limits, text, world.rank());
+    watchdog.arm_deadline();
     return run(parsed.options, limits, world, existing ? &*existing : nullptr);
   });
 }

@@ -186,7 +186,8 @@ void Watchdog::loop() {
     const double pending =
         signal != 0 ? 1e-9 * static_cast<double>(monotonic_ns() - g_signal_ns.load()) : 0.0;
     char reason[160] = "";
-    if (limits_.deadline > 0 && now >= limits_.deadline - limits_.stop_margin)
+    if (limits_.deadline > 0 && deadline_armed_.load() &&
+        now >= limits_.deadline - limits_.stop_margin)
       std::snprintf(reason, sizeof(reason), "time limit");
     else if (g_stop_now.load())
       std::snprintf(reason, sizeof(reason), "second stop signal");

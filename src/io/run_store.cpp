@@ -64,6 +64,7 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
   metric_rows_.clear();
   layer_dims_.clear();
   layer_ranks_.clear();
+  layer_wall_.clear();
   // A previous run's companion files (with --overwrite) are stale now.
   mpi::run_agreed(comm_, [&] {
     if (comm_.rank() != 0) return;
@@ -99,11 +100,15 @@ void RunStore::open_existing() {
                         << "the metrics table has " << metric_rows_.size() << " rows");
     layer_dims_.clear();
     layer_ranks_.clear();
+    layer_wall_.clear();
     for (int l = 0; l < completed_layers_; ++l) {
       const std::string g = "/layers/" + layer_group(l);
       const bool has = f.exists(g);
       layer_dims_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "dim_in")) : 0);
       layer_ranks_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "ranks")) : 0);
+      layer_wall_.push_back(has && f.has_attribute(g, "wall_seconds")
+                                ? f.read_attribute_double(g, "wall_seconds")
+                                : 0.0);
     }
   }
   // Leftovers of an interrupted commit: temporary files and companions of other layers.
@@ -166,6 +171,7 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
   metric_rows_ = std::move(rows);
   layer_dims_.push_back(layer.dim_in);
   layer_ranks_.push_back(comm_.size());
+  layer_wall_.push_back(layer.wall_seconds);
 
   // 4. The previous state file is no longer referenced.
   mpi::run_agreed(comm_, [&] {

@@ -101,6 +101,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   PhaseTimers timers;
   const auto& kernel = config_.kernel;
   const int me = comm.rank();
+  const double wall_start = wall_seconds();
   // A safe point: stop requests (signals) are agreed here, and the test-only fault injection
   // acts here, inside an agreement, so that no rank is left waiting in a collective.
   auto checkpoint_phase = [&](const char* phase) {
@@ -304,6 +305,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
 
   reduce_timers(timers, comm, result.timers);
   result.peak_rss_bytes = comm.max(peak_rss_bytes());
+  result.wall_seconds = comm.max(wall_seconds() - wall_start);
   set_run_context(layer, "");
   return result;
 }

@@ -126,7 +126,8 @@ struct WatchdogText {
 
 /// One thread per rank that ends the process when a long phase would outlast the job: when
 /// now >= deadline - stop_margin, when a stop signal has been pending for more than
-/// stop_grace seconds, or at once after a second SIGTERM/SIGINT. It then waits for a commit in
+/// stop_grace seconds, or at once after a second SIGTERM/SIGINT (the deadline only once
+/// arm_deadline() was called). It then waits for a commit in
 /// progress to finish (at most half the time left before the deadline; without a deadline at
 /// most stop_grace), rank 0 writes one line to stderr naming the unit abandoned and the
 /// checkpoint that stays, and the process calls _exit(75). It never calls MPI, HDF5 or
@@ -136,6 +137,10 @@ class Watchdog {
  public:
   Watchdog(const TimeLimits& limits, WatchdogText text, int rank);
   ~Watchdog();
+  /// From now on, also act on the deadline (the signal paths act from the start). deeprfm arms
+  /// it after its first time-limit check, so that a deadline already too close at start gives
+  /// the check's verdict (exit 76 or a warning) rather than an abandonment. Local.
+  void arm_deadline() { deadline_armed_.store(true); }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
@@ -149,6 +154,7 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::atomic<bool> deadline_armed_{false};
   std::thread thread_;
 };
 

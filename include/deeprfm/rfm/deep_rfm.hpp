@@ -25,7 +25,8 @@ struct LayerResult {
   double ridge = 0;                          ///< the ridge mu the solve used
   std::vector<double> ridges_tried;          ///< with --ridge-escalation: every ridge that failed
   std::vector<double> refinement_residuals;  ///< mixed precision: residual after each step
-  double peak_rss_bytes = 0;                 ///< largest peak resident set size over ranks so far
+  double wall_seconds = 0;    ///< wall time of run_layer, largest over ranks (untimed waits too)
+  double peak_rss_bytes = 0;  ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
   krr::KernelStats kernel_stats;

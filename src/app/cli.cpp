@@ -1,7 +1,9 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -22,8 +24,9 @@ namespace {
 
 /// Options that steer one invocation only: never stored, never compared on --resume.
 const std::set<std::string>& invocation_options() {
-  static const std::set<std::string> names = {"help",   "version", "config",    "quiet",
-                                              "resume", "output",  "overwrite", "mem-limit"};
+  static const std::set<std::string> names = {"help",      "version",  "config",      "quiet",
+                                              "resume",    "output",   "overwrite",   "continue",
+                                              "mem-limit", "deadline", "stop-margin", "stop-grace"};
   return names;
 }
 
@@ -116,13 +119,27 @@ po::options_description describe_options() {
       "count and grid); only --layers, --grid, --block-size, --blas-threads, --pblas-block, "
       "--ridge, "
       "--ridge-escalation, --residual-tolerance and --save-features may differ")(
+      "continue", po::bool_switch(),
+      "if --output exists, continue it like --resume when it holds this very run (every "
+      "option but --grid, --block-size, --blas-threads, --pblas-block, --save-features equal, "
+      "defaults included), else refuse; if it does not exist, start it")(
       "save-features", po::value<std::string>()->default_value("last"),
       "none | last | all: layer features written to the file (AGOPs and metrics always are)");
+
+  po::options_description limits("Time limits (docs/checkpointing.md)");
+  limits.add_options()("deadline", po::value<std::string>()->default_value(""),
+                       "Unix time (s) at which the job is killed; default: $SLURM_JOB_END_TIME "
+                       "if set, else none; none or 0 = no deadline")(
+      "stop-margin", po::value<double>()->default_value(30.0),
+      "seconds before the deadline by which the run must have exited")(
+      "stop-grace", po::value<double>()->default_value(60.0),
+      "seconds to wait after a stop signal for the next safe point before the layer in flight "
+      "is abandoned");
 
   po::options_description all(
       "deeprfm: distributed Deep Recursive Feature Machines\n\n"
       "Usage: mpirun -n P deeprfm [options]\n\nOptions");
-  all.add(general).add(data).add(model).add(parallel).add(output);
+  all.add(general).add(data).add(model).add(parallel).add(output).add(limits);
   return all;
 }
 
@@ -177,6 +194,14 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.resume = get<std::string>(vm, "resume");
   o.save_features = get<std::string>(vm, "save-features");
   o.quiet = get<bool>(vm, "quiet");
+  o.continue_run = get<bool>(vm, "continue");
+  o.limits.deadline = parse_deadline(get<std::string>(vm, "deadline"));
+  o.limits.stop_margin = get<double>(vm, "stop-margin");
+  o.limits.stop_grace = get<double>(vm, "stop-grace");
+  DEEPRFM_CHECK(std::isfinite(o.limits.stop_margin) && o.limits.stop_margin >= 0, input,
+                "--stop-margin must be a number of seconds >= 0, got " << o.limits.stop_margin);
+  DEEPRFM_CHECK(std::isfinite(o.limits.stop_grace) && o.limits.stop_grace >= 0, input,
+                "--stop-grace must be a number of seconds >= 0, got " << o.limits.stop_grace);
 
   o.model.validate();
   const std::int64_t n = o.data.n, n_test = o.data.n_test;
@@ -219,6 +244,43 @@ std::string changeable_list() {
 }
 }  // namespace
 
+const std::vector<std::string>& options_technical_on_continue() {
+  static const std::vector<std::string> names = {"grid", "block-size", "blas-threads",
+                                                 "pblas-block", "save-features"};
+  return names;
+}
+
+std::string continue_mismatch(const RunOptions& asked,
+                              const std::vector<std::pair<std::string, std::string>>& stored) {
+  const auto& technical = options_technical_on_continue();
+  auto compared = [&](const std::string& name) {
+    return !invocation_options().count(name) &&
+           std::find(technical.begin(), technical.end(), name) == technical.end();
+  };
+  std::map<std::string, std::string> have, want;
+  for (const auto& [name, value] : stored)
+    if (compared(name)) have[name] = value;
+  for (const auto& [name, value] : asked.effective)
+    if (compared(name)) want[name] = value;
+  std::ostringstream diff;
+  int count = 0;
+  auto add = [&](const std::string& name, const std::string& a, const std::string& s) {
+    diff << (count++ ? "; " : "") << "--" << name << " " << a << " asked, " << s << " stored";
+  };
+  for (const auto& [name, value] : want) {
+    const auto it = have.find(name);
+    if (it == have.end())
+      add(name, value, "nothing");
+    else if (it->second != value)
+      add(name, value, it->second);
+  }
+  for (const auto& [name, value] : have)
+    if (!want.count(name)) add(name, "nothing", value);
+  if (count == 0) return "";
+  return "--continue: " + asked.output + " holds a different run: " + diff.str() +
+         " (use another --output, or --overwrite to replace it)";
+}
+
 const std::vector<std::string>& options_changeable_on_resume() {
   static const std::vector<std::string> names = {
       "layers",       "grid",  "block-size",       "blas-threads",
@@ -256,6 +318,14 @@ ParseResult parse_command_line(int argc, char** argv,
     return result;
   }
 
+  if (cmd["continue"].as<bool>()) {
+    DEEPRFM_CHECK(cmd["resume"].as<std::string>().empty(), input,
+                  "--continue and --resume exclude each other (--continue --output FILE resumes "
+                  "FILE when it holds the same run)");
+    DEEPRFM_CHECK(!cmd["overwrite"].as<bool>(), input,
+                  "--continue and --overwrite exclude each other (--continue keeps an existing "
+                  "run, --overwrite replaces it)");
+  }
   po::variables_map vm;
   if (!cmd["resume"].as<std::string>().empty()) {
     DEEPRFM_CHECK(stored != nullptr, internal, "--resume without the stored options");

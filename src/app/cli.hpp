@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/rfm/config.hpp>
 
@@ -22,7 +23,9 @@ struct RunOptions {
   int pblas_block = 0;                 ///< PBLAS logical block (PILAENV); 0 = the default
   double mem_limit = 0;                ///< bytes per rank; 0 = what the node offers
   bool quiet = false;
-  std::string command_line;  ///< as typed, for the output file
+  bool continue_run = false;  ///< --continue: resume --output if it holds this run, else start
+  TimeLimits limits;          ///< --deadline, --stop-margin, --stop-grace (this rank's view)
+  std::string command_line;   ///< as typed, for the output file
   /// The options that define the run (name -> value as text), stored in the output file and
   /// compared on --resume. Excludes options that only steer this invocation.
   std::vector<std::pair<std::string, std::string>> effective;
@@ -38,6 +41,16 @@ struct ParseResult {
 
 /// Options that may differ between a run and its --resume.
 const std::vector<std::string>& options_changeable_on_resume();
+
+/// Options that --continue lets differ from the stored run (they change speed or round-off
+/// only); the command line's value is used.
+const std::vector<std::string>& options_technical_on_continue();
+
+/// With --continue: "" if `stored` (RunStore::options()) holds the run `asked` describes (every
+/// stored option equal except options_technical_on_continue()), else the one error message
+/// naming every difference with both values. Local.
+std::string continue_mismatch(const RunOptions& asked,
+                              const std::vector<std::pair<std::string, std::string>>& stored);
 
 /// Parse argv and, if --config is given, the config file (same option names, `name = value`
 /// lines, command line wins). With --resume FILE, `stored` must hold the run's stored options

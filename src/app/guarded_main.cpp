@@ -32,6 +32,13 @@ int guarded_main(const mpi::Communicator& world, MainContext& context,
                    context.output.c_str());
     }
     return kExitStoppedBySignal;
+  } catch (const TimeLimitStop& stop) {
+    // Every rank took the same decision from the same (broadcast) values.
+    if (world.rank() == 0) {
+      std::fprintf(stderr, "%s: %s\n", program, stop.what());
+      std::fflush(stderr);
+    }
+    return stop.exit_code();
   } catch (const Error& e) {
     if (e.agreed()) {
       // Every rank has the same error: rank 0 reports, all exit together.

@@ -1,6 +1,8 @@
 // deeprfm: distributed Deep Recursive Feature Machines. See README.md and docs/.
 #include <algorithm>
 #include <cmath>
+#include <ctime>
+#include <filesystem>
 #include <optional>
 #include <cstdio>
 #include <iostream>
@@ -119,13 +121,131 @@ void check_memory(const app::RunOptions& opt, const mpi::Communicator& world, do
   });
 }
 
-int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore* existing) {
+/// "120 s", "2.5 s", "0.03 s".
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), std::fabs(s) >= 10 ? "%.0f s" : "%.2g s", s);
+  return buf;
+}
+
+/// The time-limit check before a layer (docs/checkpointing.md, "Time limits and the watchdog").
+/// Every decision is taken from values that are the same on every rank (rank 0's clock, the
+/// agreed timings, the agreed DGEMM rate) and confirmed by a broadcast, so every rank throws
+/// the same TimeLimitStop or none does.
+class LayerClock {
+ public:
+  LayerClock(const TimeLimits& limits, const mpi::Communicator& world, double process_start,
+             bool talk)
+      : limits_(limits), world_(world), process_start_(process_start), talk_(talk) {}
+
+  bool timed() const { return limits_.deadline > 0; }
+
+  /// Stored layers of a resumed run: their wall seconds (the layer groups' wall_seconds, without
+  /// the commit), scaled to this rank count (linear scaling: an estimate).
+  void add_stored(const io::RunStore& store) {
+    const auto& columns = io::metric_columns();
+    const auto col = static_cast<std::size_t>(std::find(columns.begin(), columns.end(), "seconds") -
+                                              columns.begin());
+    const auto& rows = store.metric_rows();
+    for (std::size_t l = 0; l < rows.size() && l < store.layer_dims().size(); ++l) {
+      const int ranks = store.layer_ranks()[l] > 0 ? store.layer_ranks()[l] : world_.size();
+      // The layer's wall time (files from before it was recorded: the sum of its phases).
+      const double seconds = std::max(rows[l][col], store.layer_wall_seconds()[l]);
+      done_.push_back(
+          {static_cast<int>(l) + 1, store.layer_dims()[l], seconds * ranks / world_.size()});
+    }
+  }
+
+  /// Collective. Before layer `l` (0-based) of input dimension `dim`, with `completed_here`
+  /// layers completed by this invocation: returns normally if the layer fits (or may run
+  /// anyway), else throws TimeLimitStop on every rank.
+  void before_layer(int l, int dim, int completed_here, double n, double width, double classes,
+                    double n_test, const std::string& output) {
+    if (!timed()) return;
+    const double now = agreed_unix_now(world_);
+    if (layer_start_ > 0) {
+      // The previous layer of this invocation: run_layer and its commit, on rank 0's clock.
+      done_.push_back({l, last_dim_, now - layer_start_});
+    }
+    if (flop_rate_ <= 0) {
+      // A short local DGEMM per rank; the slowest rank sets the pace.
+      flop_rate_ = world_.min(local_dgemm_rate()) * world_.size();
+    }
+    const auto flops = [&](int d) {
+      return rfm::estimate_layer_flops(n, d, width, classes, n_test);
+    };
+    const TimePrediction p = predict_unit_seconds(dim, done_, flops, flop_rate_);
+    const double left = limits_.deadline - now - limits_.stop_margin;
+    if (talk_ && !announced_) {
+      const std::time_t t = static_cast<std::time_t>(limits_.deadline);
+      char when[64];
+      std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
+      std::printf(
+          "time limit: deadline %s (%s from now; stop margin %s, stop grace %s); layer %d "
+          "needs about %s (%s)\n",
+          when, seconds_text(limits_.deadline - now).c_str(),
+          seconds_text(limits_.stop_margin).c_str(), seconds_text(limits_.stop_grace).c_str(),
+          l + 1, seconds_text(p.seconds).c_str(), p.basis.c_str());
+      std::fflush(stdout);
+    }
+    announced_ = true;
+    layer_start_ = now;
+    last_dim_ = dim;
+    // 0: run; 1: stop with this invocation's layers checkpointed (75); 2: cannot make progress
+    // (76); 3: run anyway after a warning (only the flop estimate says it will not fit).
+    double verdict = 0;
+    if (p.seconds > left) verdict = completed_here >= 1 ? 1 : p.measured ? 2 : 3;
+    world_.broadcast(&verdict, 1, 0);
+    if (verdict == 0) return;
+    const std::string need = "layer " + std::to_string(l + 1) + " needs about " +
+                             seconds_text(p.seconds) + " (" + p.basis + ")";
+    if (verdict == 1) {
+      const std::string layers = l == 1 ? "layer 1" : "layers 1-" + std::to_string(l);
+      throw TimeLimitStop(kExitStoppedBySignal,
+                          need + " but only " + seconds_text(std::max(left, 0.0)) +
+                              " are left before the time limit: stopping with " + layers +
+                              " checkpointed in " + output);
+    }
+    if (verdict == 2) {
+      // What the job would need: its start-up so far, the layer, the margin, 10% slack.
+      const double startup = now - process_start_;
+      const double minutes = std::ceil((startup + 1.1 * p.seconds + limits_.stop_margin) / 60.0);
+      throw TimeLimitStop(kExitCannotProgress,
+                          "cannot make progress: " + need + " but the job has only " +
+                              seconds_text(std::max(left, 0.0)) +
+                              "; give the job a time limit of at least ~" +
+                              std::to_string(static_cast<long>(minutes)) + " min");
+    }
+    if (world_.rank() == 0) {
+      std::fprintf(stderr,
+                   "deeprfm: warning: %s but only %s are left before the time limit; running it "
+                   "anyway (the watchdog stops it %s before the deadline if it does not finish)\n",
+                   need.c_str(), seconds_text(std::max(left, 0.0)).c_str(),
+                   seconds_text(limits_.stop_margin).c_str());
+      std::fflush(stderr);
+    }
+  }
+
+ private:
+  TimeLimits limits_;
+  const mpi::Communicator& world_;
+  double process_start_;
+  bool talk_;
+  bool announced_ = false;
+  double flop_rate_ = 0;
+  double layer_start_ = 0;
+  int last_dim_ = 0;
+  std::vector<UnitTiming> done_;
+};
+
+int run(const app::RunOptions& opt, const TimeLimits& limits, double process_start,
+        const mpi::Communicator& world, io::RunStore* existing, Watchdog& watchdog) {
   const bool root = world.rank() == 0;
   const bool talk = root && !opt.quiet;
   la::set_blas_threads(opt.blas_threads);
   la::set_pblas_logical_block(
       opt.pblas_block > 0 ? opt.pblas_block : la::default_pblas_logical_block(opt.model.block));
-  install_stop_handlers();
+  LayerClock clock(limits, world, process_start, talk);
 
   grid::GridShape shape;
   mpi::run_agreed(world, [&] {
@@ -153,13 +273,18 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
   int first_layer = 0;
   if (existing != nullptr) {
     first_layer = store.completed_layers();
+    set_progress(0, first_layer);
+    clock.add_stored(store);
     if (first_layer >= opt.model.layers) {
       if (root) {
         std::printf("%s already holds %d complete layers (asked for %d): nothing to do\n",
                     opt.output.c_str(), first_layer, opt.model.layers);
         print_table(store.metric_rows());
       }
-      if (!store.complete()) store.mark_complete(first_layer);
+      if (!store.complete()) {
+        CommitInProgress committing;
+        store.mark_complete(first_layer);
+      }
       return 0;
     }
     if (talk)
@@ -220,15 +345,27 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
     info.blas_threads = blas.threads;
     info.memory_estimate_bytes = estimate;
     store.create(opt.overwrite, info, data, opt.model.layers);
+    set_progress(0, 0);
   }
 
   rfm::DeepRfm model(opt.model, grid);
   for (int l = first_layer; l < opt.model.layers; ++l) {
+    set_run_context(l, "start");
+    clock.before_layer(l, data.train.x.cols(), l - first_layer, n, opt.model.width, classes, n_test,
+                       opt.output);
+    watchdog.arm_deadline();  // after the first check: its verdict comes first
+    set_progress(l + 1, l);
     const rfm::LayerResult result =
         model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels);
     const bool save =
         opt.save_features == "all" || (opt.save_features == "last" && l + 1 == opt.model.layers);
-    store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers);
+    {
+      CommitInProgress committing;
+      store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers);
+      const bool last = l + 1 == opt.model.layers;
+      set_run_context(last ? -1 : l + 1, last ? "finish" : "start");
+      set_progress(last ? 0 : l + 2, l + 1);
+    }
     if (talk) {
       print_layer(result);
       print_phases(result);
@@ -238,7 +375,10 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
       if (signal != 0) throw StopRequested(signal);
     }
   }
-  store.mark_complete(opt.model.layers);
+  {
+    CommitInProgress committing;
+    store.mark_complete(opt.model.layers);
+  }
   if (root) {
     print_table(store.metric_rows());
     std::printf("results: %s\n", opt.output.c_str());
@@ -249,7 +389,11 @@ int run(const app::RunOptions& opt, const mpi::Communicator& world, io::RunStore
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First thing: a stop signal during start-up (MPI_Init, loading) is recorded, not fatal.
+  deeprfm::install_stop_handlers();
+  const double process_start = deeprfm::unix_now();
   deeprfm::mpi::Environment env(&argc, &argv);
+  deeprfm::ensure_stop_handlers();  // in case MPI_Init replaced them (Open MPI 4.1 does not)
   auto world = deeprfm::mpi::Communicator::world();
   deeprfm::app::MainContext context;
   context.program = "deeprfm";
@@ -271,6 +415,28 @@ int main(int argc, char** argv) {
       return parsed.exit_code;
     }
     context.output = parsed.options.output;
-    return run(parsed.options, world, existing ? &*existing : nullptr);
+    if (parsed.options.continue_run) {
+      // --continue: resume the file if it holds this very run, start it if it is absent.
+      std::int64_t exists = 0;
+      if (world.rank() == 0) exists = std::filesystem::exists(parsed.options.output) ? 1 : 0;
+      if (world.max(exists) != 0) {
+        existing.emplace(parsed.options.output, world);
+        existing->open_existing();
+        deeprfm::mpi::run_agreed(world, [&] {
+          const std::string mismatch =
+              deeprfm::app::continue_mismatch(parsed.options, existing->options());
+          DEEPRFM_CHECK(mismatch.empty(), input, mismatch);
+        });
+      }
+    }
+    // Every rank uses rank 0's deadline, margin and grace.
+    const deeprfm::TimeLimits limits = deeprfm::agree_time_limits(parsed.options.limits, world);
+    deeprfm::WatchdogText text;
+    text.program = "deeprfm";
+    text.unit = "layer";
+    text.output = parsed.options.output;
+    deeprfm::Watchdog watchdog(limits, text, world.rank());
+    return run(parsed.options, limits, process_start, world, existing ? &*existing : nullptr,
+               watchdog);
   });
 }

@@ -1,6 +1,7 @@
 #include "mlp_cli.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -23,8 +24,9 @@ namespace {
 
 /// Options that steer one invocation only: never compared on --resume.
 const std::set<std::string>& invocation_options() {
-  static const std::set<std::string> names = {"help",   "version", "config",   "quiet",
-                                              "resume", "output",  "overwrite"};
+  static const std::set<std::string> names = {"help",        "version",   "config",    "quiet",
+                                              "resume",      "output",    "overwrite", "deadline",
+                                              "stop-margin", "stop-grace"};
   return names;
 }
 
@@ -58,7 +60,7 @@ MlpParseResult parse_mlp_command_line(
   MlpParseResult result;
   MlpRunOptions& o = result.options;
   mlp::MlpConfig& m = o.model;
-  std::string optimizer = "adam", config_file;
+  std::string optimizer = "adam", config_file, deadline;
   std::int64_t n = o.data.n, n_test = o.data.n_test;
   std::uint64_t seed = 1;
 
@@ -71,7 +73,15 @@ MlpParseResult parse_mlp_command_line(
       "resume", po::value<std::string>(&o.resume)->default_value(""),
       "continue the stopped run in this results file (its stored options are the base; only "
       "--epochs, --block-size, --blas-threads, --agop-chunk, --save-weights, --save-agops, "
-      "--checkpoint-every may change); any rank count");
+      "--checkpoint-every may change); any rank count")(
+      "deadline", po::value<std::string>(&deadline)->default_value(""),
+      "Unix time (s) at which the job is killed; default: $SLURM_JOB_END_TIME if set, else "
+      "none; none or 0 = no deadline (docs/checkpointing.md)")(
+      "stop-margin", po::value<double>(&o.limits.stop_margin)->default_value(30.0),
+      "seconds before the deadline by which the run must have exited")(
+      "stop-grace", po::value<double>(&o.limits.stop_grace)->default_value(60.0),
+      "seconds to wait after a stop signal for the next epoch end before the epoch in flight "
+      "is abandoned");
 
   po::options_description data("Data (the same as deeprfm's)");
   data.add_options()("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
@@ -205,8 +215,9 @@ MlpParseResult parse_mlp_command_line(
                                   << ": a resumed run continues in its own file");
       base["output"] = resume;
       base["resume"] = resume;
-      if (cmd.count("quiet") && !cmd["quiet"].defaulted())
-        base["quiet"] = option_to_text(cmd["quiet"].value());
+      for (const char* name : {"quiet", "deadline", "stop-margin", "stop-grace"})
+        if (cmd.count(name) && !cmd[name].defaulted())
+          base[name] = option_to_text(cmd[name].value());
       std::ostringstream text;
       for (const auto& [name, value] : base) text << name << " = " << value << "\n";
       std::istringstream in(text.str());
@@ -252,8 +263,15 @@ MlpParseResult parse_mlp_command_line(
   std::ostringstream cmdline;
   for (int i = 0; i < argc; ++i) cmdline << (i ? " " : "") << argv[i];
   o.command_line = cmdline.str();
+  o.limits.deadline = parse_deadline(deadline);
+  DEEPRFM_CHECK(std::isfinite(o.limits.stop_margin) && o.limits.stop_margin >= 0, input,
+                "--stop-margin must be a number of seconds >= 0, got " << o.limits.stop_margin);
+  DEEPRFM_CHECK(std::isfinite(o.limits.stop_grace) && o.limits.stop_grace >= 0, input,
+                "--stop-grace must be a number of seconds >= 0, got " << o.limits.stop_grace);
   for (const auto& [name, value] : vm) {
-    if (name == "help" || name == "version" || name == "resume") continue;
+    if (name == "help" || name == "version" || name == "resume" || name == "deadline" ||
+        name == "stop-margin" || name == "stop-grace")
+      continue;
     o.effective.emplace_back(name, option_to_text(value.value()));
   }
   result.run = true;

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/mlp/config.hpp>
 #include <deeprfm/mlp/run.hpp>
@@ -23,6 +24,7 @@ struct MlpRunOptions {
   bool quiet = false;
   int checkpoint_every = 0;  ///< extra checkpoints every k epochs (0 = at measurements)
   std::string resume;        ///< results file of a run to continue ("" = new run)
+  TimeLimits limits;         ///< --deadline, --stop-margin, --stop-grace (this rank's view)
   std::string command_line;
   std::vector<std::pair<std::string, std::string>> effective;
 };

@@ -20,7 +20,7 @@ namespace {
 
 using namespace deeprfm;
 
-int run(const app::MlpRunOptions& opt, const mpi::Communicator& world,
+int run(const app::MlpRunOptions& opt, const TimeLimits& limits, const mpi::Communicator& world,
         mlp::CheckpointStore* existing) {
   la::set_blas_threads(opt.blas_threads);
   const la::BlasInfo blas = la::blas_info();
@@ -33,20 +33,24 @@ int run(const app::MlpRunOptions& opt, const mpi::Communicator& world,
     if (!blas.advice.empty()) std::printf("note: %s\n", blas.advice.c_str());
     std::fflush(stdout);
   }
-  mlp::run_mlp(app::run_settings(opt), world, existing);
+  mlp::RunSettings settings = app::run_settings(opt);
+  settings.limits = limits;
+  mlp::run_mlp(settings, world, existing);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First thing: a stop signal during start-up (MPI_Init, loading) is recorded, not fatal.
+  deeprfm::install_stop_handlers();
   deeprfm::mpi::Environment env(&argc, &argv);
+  deeprfm::ensure_stop_handlers();  // in case MPI_Init replaced them (Open MPI 4.1 does not)
   auto world = deeprfm::mpi::Communicator::world();
   deeprfm::app::MainContext context;
   context.program = "deeprfm-mlp";
   context.out_of_memory_advice = "use more ranks, a smaller --n or a smaller --batch-size";
   return deeprfm::app::guarded_main(world, context, [&] {
-    deeprfm::install_stop_handlers();
     std::optional<deeprfm::mlp::CheckpointStore> existing;
     const std::string resume = deeprfm::app::resume_path(argc, argv);
     if (!resume.empty()) {
@@ -64,6 +68,14 @@ int main(int argc, char** argv) {
       return parsed.exit_code;
     }
     context.output = parsed.options.output;
-    return run(parsed.options, world, existing ? &*existing : nullptr);
+    // Every rank uses rank 0's deadline, margin and grace.
+    const deeprfm::TimeLimits limits = deeprfm::agree_time_limits(parsed.options.limits, world);
+    deeprfm::WatchdogText text;
+    text.program = "deeprfm-mlp";
+    text.unit = "epoch";
+    text.output = parsed.options.output;
+    deeprfm::Watchdog watchdog(limits, text, world.rank());
+    watchdog.arm_deadline();
+    return run(parsed.options, limits, world, existing ? &*existing : nullptr);
   });
 }

@@ -130,6 +130,7 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   f.write_attribute(g, "rcond", layer.rcond);
   f.write_attribute(g, "ridge", layer.ridge);
   f.write_attribute(g, "peak_rss_bytes", layer.peak_rss_bytes);
+  f.write_attribute(g, "wall_seconds", layer.wall_seconds);
   if (!layer.refinement_residuals.empty())
     f.write_replicated(g + "/refinement_residuals", {hsize_t(layer.refinement_residuals.size())},
                        layer.refinement_residuals.data());

@@ -62,6 +62,9 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
   replace_atomically(tmp, path_);
   options_ = info.options;
   metric_rows_.clear();
+  layer_dims_.clear();
+  layer_ranks_.clear();
+  layer_wall_.clear();
   // A previous run's companion files (with --overwrite) are stale now.
   mpi::run_agreed(comm_, [&] {
     if (comm_.rank() != 0) return;
@@ -95,6 +98,18 @@ void RunStore::open_existing() {
     DEEPRFM_AGREE(comm_, static_cast<int>(metric_rows_.size()) == completed_layers_, input,
                   path_ << ": the checkpoint says " << completed_layers_ << " complete layers but "
                         << "the metrics table has " << metric_rows_.size() << " rows");
+    layer_dims_.clear();
+    layer_ranks_.clear();
+    layer_wall_.clear();
+    for (int l = 0; l < completed_layers_; ++l) {
+      const std::string g = "/layers/" + layer_group(l);
+      const bool has = f.exists(g);
+      layer_dims_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "dim_in")) : 0);
+      layer_ranks_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "ranks")) : 0);
+      layer_wall_.push_back(has && f.has_attribute(g, "wall_seconds")
+                                ? f.read_attribute_double(g, "wall_seconds")
+                                : 0.0);
+    }
   }
   // Leftovers of an interrupted commit: temporary files and companions of other layers.
   mpi::run_agreed(comm_, [&] {
@@ -154,6 +169,9 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
   // 3. The commit point.
   replace_atomically(tmp, path_);
   metric_rows_ = std::move(rows);
+  layer_dims_.push_back(layer.dim_in);
+  layer_ranks_.push_back(comm_.size());
+  layer_wall_.push_back(layer.wall_seconds);
 
   // 4. The previous state file is no longer referenced.
   mpi::run_agreed(comm_, [&] {

@@ -153,13 +153,18 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
     st.steps = trainer.optimizer().steps();
     double wall = prior_wall + (wall_seconds() - start);
     world.broadcast(&wall, 1, 0);
-    store.commit(st, pending, metric_rows, epoch_rows, cfg.epochs,
-                 final && s.save_weights ? &trainer.network() : nullptr, wall, final);
+    {
+      CommitInProgress committing;  // the watchdog lets it finish
+      store.commit(st, pending, metric_rows, epoch_rows, cfg.epochs,
+                   final && s.save_weights ? &trainer.network() : nullptr, wall, final);
+      set_progress(epoch + 1, epoch);
+    }
     pending.clear();
     set_run_context(-1, "train");
   };
 
   const int first_epoch = store.completed_epochs() + 1;
+  set_progress(first_epoch, store.has_state() ? store.completed_epochs() : 0);
   if (!store.has_state()) {
     measure_now(0);
     commit(0, false);
@@ -176,7 +181,12 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
     }
   }
   double train_seconds = 0;
+  // With a deadline: rank 0's clock at the last epoch end, and the longest span between two
+  // epoch ends (an epoch, its measurement and commit if any): the next epoch's prediction.
+  const bool timed = s.limits.deadline > 0;
+  double last_mark = timed ? agreed_unix_now(world) : 0, longest_span = 0;
   for (int epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
+    set_progress(epoch, store.completed_epochs());
     const bool final = epoch == cfg.epochs;
     const bool measure = final || (cfg.measure_every > 0 && epoch % cfg.measure_every == 0);
     const bool evaluate = !measure && cfg.eval_every > 0 && epoch % cfg.eval_every == 0;
@@ -191,8 +201,25 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
     // The safe point: one reduction at the end of every epoch (not after the last one).
     int signal = final ? 0 : agreed_stop_signal(world);
     if (!final && epoch == s.simulated_stop_epoch) signal = SIGUSR1;
+    bool out_of_time = false;
+    double left = 0;
+    if (timed && !final) {
+      const double now = agreed_unix_now(world);  // rank 0's clock: every rank decides alike
+      longest_span = std::max(longest_span, now - last_mark);
+      last_mark = now;
+      left = s.limits.deadline - now - s.limits.stop_margin;
+      out_of_time = longest_span > left;
+    }
     const bool periodic = s.checkpoint_every > 0 && epoch % s.checkpoint_every == 0;
-    if (measure || periodic || signal != 0) commit(epoch, final);
+    if (measure || periodic || signal != 0 || out_of_time) commit(epoch, final);
+    if (out_of_time && signal == 0) {
+      char text[512];
+      std::snprintf(text, sizeof(text),
+                    "epoch %d needs about %.3g s (measured) but only %.3g s are left before the "
+                    "time limit: stopping with epochs 1-%d checkpointed in %s",
+                    epoch + 1, longest_span, std::max(left, 0.0), epoch, store.path().c_str());
+      throw TimeLimitStop(kExitStoppedBySignal, text);
+    }
     if (signal != 0) {
       if (root)
         std::printf("stop signal %d: checkpoint after epoch %d of %d committed to %s\n", signal,

@@ -55,6 +55,17 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   return 8.0 * (per_rank + replicated);
 }
 
+double estimate_layer_flops(double n, double d, double width, double classes, double n_test) {
+  const double kernel = 2.0 * 2.0 * n * n * d;  // assembled for the solve and again after it
+  const double cholesky = n * n * n / 3.0;
+  const double solve_and_residual = 2.0 * n * n * classes + 4.0 * n * n * classes;
+  const double test = 2.0 * n_test * n * (d + classes);
+  const double sqrt = 9.0 * d * d * d;
+  const double feature_map = 2.0 * (n + n_test) * d * (d + width);
+  return kernel + cholesky + solve_and_residual + agop_flops(n, d, classes) + test + sqrt +
+         feature_map;
+}
+
 int test_chunk_rows(int n, int n_test, int block) {
   if (n_test <= 0) return 0;
   const int quarter = std::max(block, ((n / 4) / block) * block);
@@ -90,6 +101,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   PhaseTimers timers;
   const auto& kernel = config_.kernel;
   const int me = comm.rank();
+  const double wall_start = wall_seconds();
   // A safe point: stop requests (signals) are agreed here, and the test-only fault injection
   // acts here, inside an agreement, so that no rank is left waiting in a collective.
   auto checkpoint_phase = [&](const char* phase) {
@@ -294,6 +306,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
 
   reduce_timers(timers, comm, result.timers);
   result.peak_rss_bytes = comm.max(peak_rss_bytes());
+  result.wall_seconds = comm.max(wall_seconds() - wall_start);
   set_run_context(layer, "");
   return result;
 }

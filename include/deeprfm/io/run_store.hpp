@@ -50,6 +50,13 @@ class RunStore {
   const std::vector<std::pair<std::string, std::string>>& options() const { return options_; }
   /// One metric_row() per complete layer. Local.
   const std::vector<std::vector<double>>& metric_rows() const { return metric_rows_; }
+  /// Per complete layer: its input dimension and the rank count that computed it (the layer
+  /// groups' dim_in and ranks attributes). Local.
+  const std::vector<int>& layer_dims() const { return layer_dims_; }
+  const std::vector<int>& layer_ranks() const { return layer_ranks_; }
+  /// Per complete layer: its wall seconds (the layer group's wall_seconds; 0 if not stored).
+  /// Local.
+  const std::vector<double>& layer_wall_seconds() const { return layer_wall_; }
   /// Companion file of the checkpoint after `completed` layers. Local.
   std::string companion_path(int completed) const;
 
@@ -65,6 +72,9 @@ class RunStore {
   bool complete_ = false;
   std::vector<std::pair<std::string, std::string>> options_;
   std::vector<std::vector<double>> metric_rows_;
+  std::vector<int> layer_dims_;
+  std::vector<int> layer_ranks_;
+  std::vector<double> layer_wall_;
 };
 
 }  // namespace deeprfm::io

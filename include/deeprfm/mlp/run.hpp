@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include <deeprfm/core/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
 #include <deeprfm/mlp/config.hpp>
@@ -26,6 +27,11 @@ struct RunSettings {
   bool quiet = false;
   std::string command_line;
   std::vector<std::pair<std::string, std::string>> options;  ///< stored in /config
+  /// The job's time limit (the same on every rank, agree_time_limits). With a deadline, every
+  /// epoch end checks that the next epoch (the longest span between two epoch ends so far,
+  /// commits included) fits before deadline - stop_margin; if not, it commits and throws
+  /// TimeLimitStop(75).
+  TimeLimits limits;
   /// Test hook: act as if a stop signal (SIGUSR1) arrived on every rank during this epoch
   /// (0 = never).
   int simulated_stop_epoch = 0;

@@ -25,7 +25,8 @@ struct LayerResult {
   double ridge = 0;                          ///< the ridge mu the solve used
   std::vector<double> ridges_tried;          ///< with --ridge-escalation: every ridge that failed
   std::vector<double> refinement_residuals;  ///< mixed precision: residual after each step
-  double peak_rss_bytes = 0;                 ///< largest peak resident set size over ranks so far
+  double wall_seconds = 0;    ///< wall time of run_layer, largest over ranks (untimed waits too)
+  double peak_rss_bytes = 0;  ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
   krr::KernelStats kernel_stats;
@@ -40,6 +41,12 @@ struct LayerResult {
 /// not included: callers add what they measured). Local (pure).
 double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
                                 double grid_rows, double grid_cols, bool mixed_precision = false);
+
+/// Floating-point operations of one layer with input dimension d (the timed phases: kernel
+/// assembly twice, Cholesky n^3/3, solve and residual, AGOP, test kernel and prediction, the
+/// d x d square root, the feature map of train and test features). For the time-limit
+/// prediction of a layer never measured: an estimate. Local (pure).
+double estimate_layer_flops(double n, double d, double width, double classes, double n_test);
 
 /// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
 int test_chunk_rows(int n, int n_test, int block);

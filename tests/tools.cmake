@@ -55,11 +55,12 @@ if(DEEPRFM_TOOLS_PYTHON)
                    "--mpiexec-flags=${DEEPRFM_MPIEXEC_FLAGS}")
   set_tests_properties(tools_collect_experiments PROPERTIES TIMEOUT 300 LABELS "tools;np2"
                        PROCESSORS 2 ENVIRONMENT "OPENBLAS_NUM_THREADS=1;MPLBACKEND=Agg")
-  # The checkpoint/requeue logic of the job scripts (jobs/common.sh), with a stub deeprfm.
-  add_test(NAME tools_jobs_requeue
-           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tools/test_jobs_requeue.sh ${PROJECT_SOURCE_DIR}
-                   ${DEEPRFM_TOOLS_PYTHON})
-  set_tests_properties(tools_jobs_requeue PROPERTIES TIMEOUT 120 LABELS "tools;np1")
+  # The job scripts without a cluster: DRY_RUN, data folders, results names, run_resumable with
+  # the real deeprfm (the Slurm tests, tests/slurm.cmake, submit them for real).
+  add_test(NAME tools_jobs_scripts
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tools/test_jobs_scripts.sh ${PROJECT_SOURCE_DIR}
+                   $<TARGET_FILE:deeprfm> ${DEEPRFM_TOOLS_PYTHON})
+  set_tests_properties(tools_jobs_scripts PROPERTIES TIMEOUT 300 LABELS "tools;np2" PROCESSORS 2)
 endif()
 
 # Overhead of the counters on small sends (prints timings, asserts nothing; not a ctest, and

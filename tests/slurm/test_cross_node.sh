@@ -46,9 +46,12 @@ OMPI_MCA_btl=self,tcp srun --mpi=pmix -N 2 -n 2 --ntasks-per-node=1 "$bin" "${op
   --output tcp.h5 >tcp.log 2>&1
 check "TCP between the nodes works (btl self,tcp)" same_results ref.h5 tcp.h5 --rtol 1e-10
 
+srun --mpi=pmix -N 1 -n 2 "$bin" "${opts[@]}" --output n1p2.h5 >n1p2.log 2>&1
+check "1 node x 2 ranks equals the 1-rank run to 1e-10" same_results ref.h5 n1p2.h5 --rtol 1e-10
+
 # Bytes between nodes, per phase (timings of layer 1): on 2 nodes x 1 rank every byte a rank
-# sends crosses the network; on 1 node nothing does.
-"$python" - n2p2.h5 n2p4.h5 ref.h5 >bytes.txt 2>&1 <<'PY'
+# sends crosses the network; on 1 node nothing does; on 2 nodes x 2 ranks a part.
+"$python" - n2p2.h5 n2p4.h5 n1p2.h5 ref.h5 >bytes.txt 2>&1 <<'PY'
 import sys, h5py, numpy as np
 for path in sys.argv[1:]:
     f = h5py.File(path, "r")
@@ -62,6 +65,12 @@ for path in sys.argv[1:]:
           " ".join(f"{p}:{int(x)}/{o:.0f}" for p, x, o in zip(phases, b, off)))
 PY
 cat bytes.txt
-check "the byte counters see traffic in the 2-node runs" \
-  bash -c "awk '\$1 != \"ref.h5\" { if (\$3 <= 0) bad = 1 } END { exit bad }' bytes.txt"
+total_of() { awk -v f="$1" '$1 == f { print $3 }' bytes.txt; }
+off_of() { awk -v f="$1" '$1 == f { printf "%d", $5 }' bytes.txt; }
+check "2 nodes x 1 rank: every byte sent is off-node ($(off_of n2p2.h5) of $(total_of n2p2.h5))" \
+  bash -c "[ $(total_of n2p2.h5) -gt 0 ] && [ $(off_of n2p2.h5) -eq $(total_of n2p2.h5) ]"
+check "2 nodes x 2 ranks: part of the traffic is off-node ($(off_of n2p4.h5) of $(total_of n2p4.h5))" \
+  bash -c "[ $(off_of n2p4.h5) -gt 0 ] && [ $(off_of n2p4.h5) -lt $(total_of n2p4.h5) ]"
+check "1 node x 2 ranks: traffic, none of it off-node ($(off_of n1p2.h5) of $(total_of n1p2.h5))" \
+  bash -c "[ $(total_of n1p2.h5) -gt 0 ] && [ $(off_of n1p2.h5) -eq 0 ]"
 finish

@@ -167,7 +167,7 @@ SlurmctldDebug=info
 SlurmdDebug=info
 TmpFS=/tmp
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
@@ -254,6 +254,7 @@ cluster_pids() {
     ns="$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" || continue
     [ -n "${node_ns[$ns]:-}" ] && echo "$p"
   done
+  return 0
 }
 
 stop() {
@@ -276,12 +277,14 @@ stop() {
 
 node_pids() {
   local node="$1" nd="$dir/nodes/$1" ns p
-  [ -s "$nd/slurmd.pid" ] || die "no slurmd pid for $node"
-  ns="$(readlink "/proc/$(cat "$nd/slurmd.pid")/ns/mnt")"
+  # The node's mount namespace, recorded when its slurmd started.
+  [ -s "$nd/mntns" ] || die "no recorded mount namespace for $node"
+  ns="$(cat "$nd/mntns")"
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] && echo "$p"
   done
+  return 0
 }
 
 crash_node() {
@@ -307,8 +310,16 @@ case "$cmd" in
   crash-node) crash_node "${3:?node name}" ;;
   start-node)
     export SLURM_CONF="$dir/etc/slurm.conf"
-    start_node "${3:?node name}"
+    # A crashed node comes back as after a reboot: its private /tmp and /dev/shm are empty and
+    # no folder or socket of the killed step daemons is left in its spool folder (the requeued job keeps
+    # its job and step ids: the PMIx folder and socket of the killed step would collide).
+    [ -z "$(node_pids "${3:?node name}" 2>/dev/null)" ] || die "$3 is still running"
+    find "$dir/nodes/$3/tmp" "$dir/nodes/$3/shm" -mindepth 1 -delete 2>/dev/null || true
+    find "$dir/nodes/$3/spool" -mindepth 1 -maxdepth 1 \( -name 'pmix.*' -o -type s \) \
+      -exec rm -rf {} + 2>/dev/null || true
+    start_node "$3"
     readlink "/proc/$(cat "$dir/nodes/$3/slurmd.pid")/ns/mnt" >"$dir/nodes/$3/mntns"
-    scontrol update nodename="$3" state=resume 2>/dev/null || true ;;
+    sinfo -h -n "$3" -o %T | grep -q -i down && scontrol update nodename="$3" state=resume
+    true ;;
   *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -28,6 +28,8 @@ check "the job ran on 2 nodes and committed layers before the crash ($layers_at_
   test "$layers_at_crash" -ge 1
 bash "$repo/tests/slurm/cluster.sh" crash-node "$cluster_dir" node2
 crash_time="$(date +%s)"
+check "node2's slurmd is gone (dead or a zombie)" \
+  bash -c "! ps -o stat= -p \$(cat '$cluster_dir/nodes/node2/slurmd.pid') | grep -q -v Z"
 
 # The job must end or be requeued; it must not hang.
 state=""

@@ -197,6 +197,7 @@ class LayerClock {
     if (p.seconds > left) verdict = completed_here >= 1 ? 1 : p.measured ? 2 : 3;
     world_.broadcast(&verdict, 1, 0);
     if (verdict == 0) return;
+    if (verdict != 3) note_orderly_stop();
     const std::string need = "layer " + std::to_string(l + 1) + " needs about " +
                              seconds_text(p.seconds) + " (" + p.basis + ")";
     if (verdict == 1) {
@@ -372,7 +373,10 @@ int run(const app::RunOptions& opt, const TimeLimits& limits, double process_sta
     }
     if (l + 1 < opt.model.layers) {
       const int signal = agreed_stop_signal(world);
-      if (signal != 0) throw StopRequested(signal);
+      if (signal != 0) {
+        note_orderly_stop();
+        throw StopRequested(signal);
+      }
     }
   }
   {

@@ -101,7 +101,10 @@ int agreed_stop_signal(const mpi::Communicator& comm) {
 
 void stop_point(const mpi::Communicator& comm) {
   const int signal = agreed_stop_signal(comm);
-  if (signal != 0) throw StopRequested(signal);
+  if (signal != 0) {
+    note_orderly_stop();
+    throw StopRequested(signal);
+  }
 }
 
 // ---- time limits ----
@@ -157,6 +160,12 @@ void set_progress(int in_flight, int committed) {
   g_committed.store(committed);
 }
 
+namespace {
+std::atomic<bool> g_orderly_stop{false};
+}  // namespace
+
+void note_orderly_stop() { g_orderly_stop.store(true); }
+
 CommitInProgress::CommitInProgress() { g_commits_running.fetch_add(1); }
 CommitInProgress::~CommitInProgress() { g_commits_running.fetch_sub(1); }
 
@@ -200,7 +209,8 @@ void Watchdog::loop() {
     const double wait_until = limits_.deadline > 0
                                   ? now + std::max(0.0, 0.5 * (limits_.deadline - now))
                                   : now + limits_.stop_grace;
-    while (g_commits_running.load() > 0 && unix_now() < wait_until && !stopping_)
+    while ((g_commits_running.load() > 0 || g_orderly_stop.load()) && unix_now() < wait_until &&
+           !stopping_)
       wake_.wait_for(lock, std::chrono::milliseconds(5));
     if (stopping_) return;  // the main thread is leaving on its own: let it
     abandon(reason);        // holds mutex_: the destructor cannot stand the watchdog down now

@@ -210,6 +210,7 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
       left = s.limits.deadline - now - s.limits.stop_margin;
       out_of_time = longest_span > left;
     }
+    if (signal != 0 || out_of_time) note_orderly_stop();  // the watchdog lets us finish
     const bool periodic = s.checkpoint_every > 0 && epoch % s.checkpoint_every == 0;
     if (measure || periodic || signal != 0 || out_of_time) commit(epoch, final);
     if (out_of_time && signal == 0) {

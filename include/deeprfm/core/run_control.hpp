@@ -117,6 +117,11 @@ class CommitInProgress {
   CommitInProgress& operator=(const CommitInProgress&) = delete;
 };
 
+/// The main thread has decided to stop in order (a stop signal or a time-limit verdict agreed
+/// at a safe point) and is about to commit and/or leave: a watchdog that fires meanwhile waits
+/// for it (within the same bound as for a commit) instead of abandoning. Local.
+void note_orderly_stop();
+
 /// Words for the watchdog's message.
 struct WatchdogText {
   std::string program = "deeprfm";  ///< message prefix

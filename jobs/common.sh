@@ -3,13 +3,14 @@
 # after jobs/site.sh. Launching, the resume/requeue contract and result collection live here
 # once, so the cluster scripts and the local twins run the same code.
 #
-# Contract with deeprfm (checkpoint/--resume):
-#   * on DEEPRFM_STOP_SIGNAL (Slurm sends it 300 s before the time limit) deeprfm writes a
-#     checkpoint and exits with 75 (EX_TEMPFAIL);
-#   * `deeprfm --resume FILE` continues the run whose results file is FILE.
-# So: exit 75 -> requeue (Slurm: scontrol requeue; locally: run again); and at start, a results
-# file whose /checkpoint says it is not complete is resumed, a complete one is skipped
-# (docs/checkpointing.md).
+# Contract with deeprfm (docs/checkpointing.md):
+#   * `deeprfm --continue --output FILE OPTIONS` starts the run, continues FILE when it holds
+#     this very run ("nothing to do" when complete), and refuses (exit 2) a FILE of another run;
+#   * it plans its layers against SLURM_JOB_END_TIME and stops before the limit with exit 75
+#     (checkpoint intact), or 76 when no layer fits in the time left;
+#   * on SIGUSR1 (DEEPRFM_STOP_SIGNAL) it checkpoints and exits 75.
+# So: exit 75 with a new layer -> requeue (Slurm: scontrol requeue; locally: return 75); 75
+# without one, or 76 -> stop, saying why.
 
 DEEPRFM_EX_TEMPFAIL=75
 

@@ -272,52 +272,55 @@ options_digest() {
   printf '%s\n' "$@" | sha256sum | cut -c1-8
 }
 
+# digest_of FUNCTION ARGS...: options_digest of the options FUNCTION prints (one per line).
+digest_of() {
+  local text
+  text="$("$@")" || return 2
+  printf '%s\n' "$text" | sha256sum | cut -c1-8
+}
+
+# job_args DATA EXTRA OPTIONS...: the deeprfm options of a job, one per line: the data set's
+# (study_args), OPTIONS, then the words of EXTRA (the user's *_EXTRA variable).
+job_args() {
+  local data="$1" extra_text="$2"; shift 2
+  local common
+  local -a extra
+  read -r -a extra <<<"$extra_text"
+  common="$(study_args "$data")" || return 2
+  printf '%s\n' "$common" "$@" "${extra[@]}"
+}
+
 # The deeprfm options of each kind of job, from the variables of jobs/studies.sh. The batch
 # scripts and jobs/submit.sh's DRY_RUN call the same functions, so that a dry run prints
-# exactly what the job will run. Each prints one option per line (mapfile -t).
+# exactly what the job will run.
 run_job_args() {
-  local -a extra common
-  read -r -a extra <<<"$RUN_EXTRA"
-  common=("$(study_args "$RUN_DATA")") || return 2
-  mapfile -t common <<<"${common[0]}"
-  printf '%s\n' "${common[@]}" --n "$RUN_N" --n-test "$RUN_N_TEST" --layers "$RUN_LAYERS" \
-    --width "$RUN_WIDTH" --kernel "$RUN_KERNEL" --seed "$RUN_SEED" "${extra[@]}"
+  job_args "$RUN_DATA" "$RUN_EXTRA" --n "$RUN_N" --n-test "$RUN_N_TEST" --layers "$RUN_LAYERS" \
+    --width "$RUN_WIDTH" --kernel "$RUN_KERNEL" --seed "$RUN_SEED"
+}
+
+seed_job_args() {
+  job_args "$SEEDS_DATA" "$SEEDS_EXTRA" --n "$SEEDS_N" --n-test "$SEEDS_N_TEST" \
+    --layers "$SEEDS_LAYERS" --width "$SEEDS_WIDTH" --seed "$1" --save-features "$2"
+}
+
+point_job_args() {
+  job_args "${POINT_DATA:?}" "${POINT_ARGS:-}" --n "${POINT_N:?}" --n-test "${POINT_N_TEST:?}" \
+    --layers "${POINT_LAYERS:?}" --width "${POINT_WIDTH:?}" --save-features none
 }
 
 # The results file of jobs/run.sbatch: RUN_OUTPUT, or a name made of the main options and the
 # digest of all of them.
 run_job_output() {
-  local -a args
-  args=("$(run_job_args)") || return 2
-  mapfile -t args <<<"${args[0]}"
-  echo "${RUN_OUTPUT:-$DEEPRFM_RESULTS/run/${RUN_DATA}-n${RUN_N}-L${RUN_LAYERS}-D${RUN_WIDTH}-${RUN_KERNEL}-seed${RUN_SEED}-$(options_digest "${args[@]}").h5}"
-}
-
-seed_job_args() {
-  local seed="$1" save="$2"
-  local -a extra common
-  read -r -a extra <<<"$SEEDS_EXTRA"
-  common=("$(study_args "$SEEDS_DATA")") || return 2
-  mapfile -t common <<<"${common[0]}"
-  printf '%s\n' "${common[@]}" --n "$SEEDS_N" --n-test "$SEEDS_N_TEST" --layers "$SEEDS_LAYERS" \
-    --width "$SEEDS_WIDTH" --seed "$seed" --save-features "$save" "${extra[@]}"
+  local digest
+  digest="$(digest_of run_job_args)" || return 2
+  echo "${RUN_OUTPUT:-$DEEPRFM_RESULTS/run/${RUN_DATA}-n${RUN_N}-L${RUN_LAYERS}-D${RUN_WIDTH}-${RUN_KERNEL}-seed${RUN_SEED}-$digest.h5}"
 }
 
 # The folder of a seeds study: the main options and the digest of the options every seed shares.
 seeds_study_dir() {
-  local -a args
-  args=("$(seed_job_args 0 last)") || return 2
-  mapfile -t args <<<"${args[0]}"
-  echo "${SEEDS_DIR:-$DEEPRFM_RESULTS/seeds/${SEEDS_DATA}-n${SEEDS_N}-L${SEEDS_LAYERS}-D${SEEDS_WIDTH}-$(options_digest "${args[@]}")}"
-}
-
-point_job_args() {
-  local -a extra common
-  read -r -a extra <<<"${POINT_ARGS:-}"
-  common=("$(study_args "${POINT_DATA:?}")") || return 2
-  mapfile -t common <<<"${common[0]}"
-  printf '%s\n' "${common[@]}" --n "${POINT_N:?}" --n-test "${POINT_N_TEST:?}" \
-    --layers "${POINT_LAYERS:?}" --width "${POINT_WIDTH:?}" --save-features none "${extra[@]}"
+  local digest
+  digest="$(digest_of seed_job_args 0 last)" || return 2
+  echo "${SEEDS_DIR:-$DEEPRFM_RESULTS/seeds/${SEEDS_DATA}-n${SEEDS_N}-L${SEEDS_LAYERS}-D${SEEDS_WIDTH}-$digest}"
 }
 
 # collect STUDY RESULTS_DIR OUT_DIR: run the collection tool.

@@ -6,7 +6,8 @@
 # between nodes). Everything lives in one state folder and listens on loopback only.
 #
 #   cluster.sh start DIR [NODES]   start it (NODES default 2, CPUs per node = this machine's)
-#   cluster.sh stop DIR            stop every daemon (also the ones of a failed start)
+#   cluster.sh stop DIR            stop every daemon (also the ones of a failed start); the
+#                                  accounting record of all its jobs is left in DIR/sacct.txt
 #   cluster.sh env DIR             the environment that points the Slurm commands at it
 #   cluster.sh crash-node DIR NODE SIGKILL the node's slurmd, step daemons and tasks (a crashed node)
 #   cluster.sh start-node DIR NODE start a node's slurmd again (after crash-node) and resume it
@@ -260,6 +261,11 @@ cluster_pids() {
 stop() {
   [ -d "$dir" ] || return 0
   export SLURM_CONF="$dir/etc/slurm.conf"
+  # The accounting record of every job the cluster ran, kept beside it (sacct.txt).
+  if pid_alive "$dir/run/slurmdbd.pid"; then
+    sacct -a -D -X -S 2000-01-01 -o JobID%12,JobName%24,State%12,ExitCode%6,Elapsed,NNodes,NodeList%12 \
+      >"$dir/sacct.txt" 2>/dev/null || true
+  fi
   for f in "$dir"/nodes/*/slurmd.pid; do [ -e "$f" ] && stop_pidfile "$f"; done
   stop_pidfile "$dir/run/slurmctld.pid"
   stop_pidfile "$dir/run/slurmdbd.pid"

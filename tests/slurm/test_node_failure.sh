@@ -14,7 +14,9 @@ job_id_of() { grep -o -E 'job [0-9]+' "$1" | grep -o -E '[0-9]+' | head -n 1; }
 
 export RUN_N=2000 RUN_N_TEST=500 RUN_LAYERS=8 RUN_WIDTH=256 BLOCK_SIZE=64 DEEPRFM_TIME=00:15:00
 export RUN_OUTPUT="$work/crashed.h5"
-submit run 2 >submit1.out 2>&1
+# Every layer holds rank 0 for 2 s in its AGOP (test-only DEEPRFM_FAULT=sleep), so that the run
+# is still going when the node crashes, however fast the machine.
+DEEPRFM_FAULT='sleep@0:*:agop' DEEPRFM_FAULT_SLEEP=2 submit run 2 >submit1.out 2>&1
 cat submit1.out
 job="$(job_id_of submit1.out)"
 
@@ -59,7 +61,8 @@ if ! scontrol show job "$job" 2>/dev/null | grep -q -E 'JobState=(PENDING|RUNNIN
   cat submit2.out
   ids+=("$(job_id_of submit2.out)")
 fi
-for _ in $(seq 120); do  # Slurm holds requeued jobs for a while: start them at once
+sleep 15  # let Slurm clean up the failed run first (a job started at once is killed)
+for _ in $(seq 120); do  # Slurm holds requeued jobs for a while: start them now
   for id in "${ids[@]}"; do
     scontrol show job "$id" 2>/dev/null | grep -q 'Reason=BeginTime' && scontrol update jobid="$id" starttime=now 2>/dev/null
   done

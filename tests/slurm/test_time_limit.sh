@@ -19,6 +19,7 @@ job_id_of() { grep -o -E 'job [0-9]+' "$1" | grep -o -E '[0-9]+' | head -n 1; }
 wait_requeued() {
   local seconds="$1"; shift
   local start id
+  local -A pending_since=()
   start="$(date +%s)"
   while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
     local busy=0
@@ -26,9 +27,15 @@ wait_requeued() {
       case "$(job_state "$id")" in
         PENDING)
           busy=1
-          scontrol show job "$id" | grep -q 'Reason=BeginTime' &&
-            scontrol update jobid="$id" starttime=now 2>/dev/null ;;
-        RUNNING|REQUEUED|REQUEUE_HOLD|CONFIGURING|COMPLETING|UNKNOWN) busy=1 ;;
+          # Only once the job has been pending for 15 s: its previous run must be cleaned up
+          # first (started at once, Slurm kills it: "Job credential revoked").
+          : "${pending_since[$id]:=$(date +%s)}"
+          if [ $(($(date +%s) - pending_since[$id])) -ge 15 ] &&
+             scontrol show job "$id" | grep -q 'Reason=BeginTime'; then
+            scontrol update jobid="$id" starttime=now 2>/dev/null
+          fi ;;
+        RUNNING) busy=1; unset "pending_since[$id]" ;;
+        REQUEUED|REQUEUE_HOLD|CONFIGURING|COMPLETING|UNKNOWN) busy=1 ;;
       esac
     done
     [ "$busy" = 0 ] && return 0
@@ -38,14 +45,17 @@ wait_requeued() {
   return 1
 }
 
-# Layer times: about 5-10 s each on one 2-CPU node here; 12 layers do not fit in a minute.
-export RUN_N=3000 RUN_N_TEST=500 RUN_LAYERS=12 RUN_WIDTH=512 BLOCK_SIZE=64
+# Every layer holds rank 0 for 8 s in its AGOP (the test-only DEEPRFM_FAULT=sleep: a long
+# phase, as a ScaLAPACK call is at large n) on top of 2-4 s of computing here: at most 5 layers
+# fit in the ~47 s a 1-minute job leaves, so the 12 layers need at least 3 jobs (2 requeues)
+# on any machine.
+export RUN_N=2000 RUN_N_TEST=500 RUN_LAYERS=12 RUN_WIDTH=256 BLOCK_SIZE=64
 export RUN_EXTRA="--stop-margin 10" DEEPRFM_TIME=00:01:00
 # Slurm's own warning signal comes early at this scale (its resolution is a minute): the run
 # must cope with it arriving at any time.
 export SBATCH_SIGNAL=B:USR1@20 DEEPRFM_SIGNAL_LEAD=20
 export RUN_OUTPUT="$work/limited.h5"
-submit run 1 >limited.out 2>&1
+DEEPRFM_FAULT='sleep@0:*:agop' DEEPRFM_FAULT_SLEEP=8 submit run 1 >limited.out 2>&1
 cat limited.out
 limited="$(job_id_of limited.out)"
 

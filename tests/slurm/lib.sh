@@ -93,10 +93,23 @@ sacct_final_states() {
   done
 }
 
+# sacct_settled SACCT_ARGS...: `sacct -n -X SACCT_ARGS` once accounting has caught up. The
+# controller forgets a job before slurmdbd has stored its end, so this waits (up to 60 s) until
+# no record is in a state that is not final. (A REQUEUED record is final history under -D.)
+sacct_settled() {
+  local out i
+  for ((i = 0; i < 60; i++)); do
+    out="$(sacct -n -X "$@" 2>/dev/null)"
+    [ -n "$out" ] && ! echo "$out" | grep -q -E 'PENDING|RUNNING|COMPLETING|CONFIGURING|REQUEUE_' && break
+    sleep 1
+  done
+  echo "$out"
+}
+
 # all_completed ID...: every job (every task of an array) ended COMPLETED with exit code 0.
 all_completed() {
   local out
-  out="$(sacct -n -X -j "$(IFS=,; echo "$*")" -o JobID%20,State%20,ExitCode%8 2>/dev/null)"
+  out="$(sacct_settled -j "$(IFS=,; echo "$*")" -o JobID%20,State%20,ExitCode%8)"
   echo "$out" | sed 's/^/    sacct: /'
   [ -n "$out" ] && ! echo "$out" | grep -v -q -E 'COMPLETED +0:0'
 }

@@ -72,8 +72,9 @@ check "other options: a new results file (another digest), complete" \
 RUN_OUTPUT="$run_file" RUN_EXTRA="--ridge 1e-3 --bandwidth 10" submit run 1 >forced.out 2>&1
 mapfile -t forced < <(ids_of forced.out)
 wait_jobs 300 "${forced[@]}"
+forced_state="$(sacct_settled -j "${forced[0]}" -o State%20,ExitCode)"
 check "other options on an existing file: the job fails (exit 2)" \
-  bash -c "sacct -n -X -j ${forced[0]} -o State%20,ExitCode | grep -q -E 'FAILED +2:0'"
+  bash -c "echo '$forced_state' | grep -q -E 'FAILED +2:0'"
 check "other options on an existing file: the message names --ridge and --bandwidth" \
   bash -c "grep -q -- '--ridge' deeprfm-run-${forced[0]}.out && grep -q -- '--bandwidth' deeprfm-run-${forced[0]}.out"
 check "other options on an existing file: the file still holds the first run" \

@@ -70,7 +70,7 @@ for _ in $(seq 120); do  # Slurm holds requeued jobs for a while: start them now
   sleep 1
 done
 wait_jobs 600 "${ids[-1]}"
-final="$(sacct -n -X -j "${ids[-1]}" -o State%12,ExitCode%6 | tail -n 1)"
+final="$(sacct_settled -j "${ids[-1]}" -o State%12,ExitCode%6 | tail -n 1)"
 check "the run finished after the node came back ($final)" bash -c "echo '$final' | grep -q -E 'COMPLETED +0:0'"
 check "it resumed from the last complete layer (did not start over)" \
   grep -q "resuming .* after layer $layers_after of 8" deeprfm-run-"${ids[-1]}".out

@@ -73,7 +73,7 @@ DEEPRFM_FAULT='sleep@0:1:agop' submit run 1 >short.out 2>&1
 short="$(job_id_of short.out)"
 
 wait_requeued 900 "$limited" "$short"
-records="$(sacct -n -D -X -j "$limited" -o JobID%12,State%12,ExitCode%6,Elapsed%10)"
+records="$(sacct_settled -D -j "$limited" -o JobID%12,State%12,ExitCode%6,Elapsed%10)"
 echo "$records" | sed 's/^/    sacct: /'
 requeues="$(echo "$records" | grep -c REQUEUED)"
 check "limited job: requeued itself $requeues times (at least 2)" test "$requeues" -ge 2
@@ -86,7 +86,7 @@ check "limited job: results identical to the uninterrupted run" \
 check "limited job: the log says it checkpointed and requeued" \
   grep -q "requeueing job $limited" "deeprfm-run-$limited.out"
 
-srecords="$(sacct -n -D -X -j "$short" -o JobID%12,State%12,ExitCode%6,Elapsed%10)"
+srecords="$(sacct_settled -D -j "$short" -o JobID%12,State%12,ExitCode%6,Elapsed%10)"
 echo "$srecords" | sed 's/^/    sacct: /'
 check "too-short job: not requeued (one record)" test "$(echo "$srecords" | grep -c .)" -eq 1
 check "too-short job: not killed by Slurm (no TIMEOUT)" bash -c "! echo '$srecords' | grep -q TIMEOUT"

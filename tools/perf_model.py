@@ -87,7 +87,7 @@ def layer_model(n, nt, d, D, C, P, Pr=None, Pc=None, b=128):
                               msgs=2 * n * (math.log2(Pr) if Pr > 1 else 0.0) + 2 * (n / b) * lg)
     m["solve"] = dict(flops=2.0 * n * n * C, bytes=8.0 * 2 * n * C * f, msgs=2 * (n / b) * lg)
     m["residual"] = dict(flops=4.0 * n * n * C, bytes=2 * 8.0 * 2 * n * C * f, msgs=4 * lg)
-    # AGOP (src/rfm/agop.cpp): A and W A replicated (allreduce of n C each, plus the small
+    # AGOP (src/model/agop.cpp): A and W A replicated (allreduce of n C each, plus the small
     # pdgemm W A); the rows of X matching my block columns of W (n/Pc x d) and my share of my
     # block rows fetched with one Alltoallv each; per class a local DGEMM W[I,J] diag(a_c) X[J,:]
     # and a reduce-scatter of the (n/Pr) x d partial products along the process row, then a
@@ -121,7 +121,7 @@ def memory_per_rank(n, d, D, C, nt, P, Pr=None, Pc=None, mixed=False):
     map_peak = (n + nt) * (2.0 * w + D)
     chunk = test_chunk_rows(int(n), int(nt), 1)
     test_peak = chunk * n + (n + nt) * w + nt * C
-    # AGOP buffers (rfm/agop.cpp): X and diag(a_c) X at my columns of W, the partial product of
+    # AGOP buffers (model/agop.cpp): X and diag(a_c) X at my columns of W, the partial product of
     # my rows of W, my share of J and of X: they shrink like 1/sqrt(P), not 1/P.
     agop_buffers = 2.0 * n * w / Pc + n * w / Pr + 2.0 * n * w / P
     per_rank = max(train_peak / P + agop_buffers, map_peak / P, test_peak / P)

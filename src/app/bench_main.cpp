@@ -15,9 +15,9 @@
 
 #include <boost/program_options.hpp>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
-#include <deeprfm/core/timer.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/mpi/timer.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/la/scalapack.hpp>
@@ -34,7 +34,7 @@ namespace {
 
 /// Best-of-`repeats` rate (GFLOP/s) of an m x m x k PBLAS product on the grid. Collective.
 template <class T>
-double pblas_gemm_rate(const grid::ProcessGrid& grid, int m, int k, int block, int repeats) {
+double pblas_gemm_rate(const la::ProcessGrid& grid, int m, int k, int block, int repeats) {
   la::DistMatrix<T> a(grid, m, k, block), b(grid, k, m, block), c(grid, m, m, block);
   a.for_each_local([](int i, int j, T& v) { v = static_cast<T>(std::sin(0.001 * i + 0.002 * j)); });
   b.for_each_local([](int i, int j, T& v) { v = static_cast<T>(std::cos(0.003 * i - 0.001 * j)); });
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
                     "--ridge must be a finite number >= 0, got " << ridge);
       DEEPRFM_CHECK(precision == "double" || precision == "mixed", input,
                     "--precision '" << precision << "' is not one of: double, mixed");
-      kernels::parse_kernel_kind(kernel);
+      model::parse_kernel_kind(kernel);
     });
     if (vm.count("help")) {
       if (world.rank() == 0) std::cout << desc;
@@ -149,14 +149,14 @@ int main(int argc, char** argv) {
     la::set_blas_threads(blas_threads);
     la::set_pblas_logical_block(pblas_block > 0 ? pblas_block
                                                 : la::default_pblas_logical_block(block));
-    grid::GridShape shape;
+    la::GridShape shape;
     mpi::run_agreed(world, [&] {
-      shape = grid_text.empty() ? grid::most_square_shape(world.size())
-                                : grid::parse_grid_shape(grid_text);
+      shape = grid_text.empty() ? la::most_square_shape(world.size())
+                                : la::parse_grid_shape(grid_text);
       DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
                     "--grid does not match the ranks");
     });
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     const la::BlasInfo blas = la::blas_info();
     const bool root = world.rank() == 0;
     if (root) {
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
     data_options.separation = 0.5;
     auto data = data::load_train_test(data_options, grid, block);
     rfm::ModelConfig model;
-    model.kernel.kind = kernels::parse_kernel_kind(kernel);
+    model.kernel.kind = model::parse_kernel_kind(kernel);
     model.ridge = ridge;
     model.mixed_precision = precision == "mixed";
     model.width = width;

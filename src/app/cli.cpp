@@ -12,8 +12,8 @@
 
 #include "option_text.hpp"
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/version.hpp>
 
 namespace po = boost::program_options;
@@ -170,7 +170,7 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.data.seed = seed;
 
   o.model.layers = get<int>(vm, "layers");
-  o.model.kernel.kind = kernels::parse_kernel_kind(get<std::string>(vm, "kernel"));
+  o.model.kernel.kind = model::parse_kernel_kind(get<std::string>(vm, "kernel"));
   o.model.kernel.bandwidth = get<double>(vm, "bandwidth");
   o.model.ridge = get<double>(vm, "ridge");
   o.model.ridge_escalation = get<bool>(vm, "ridge-escalation");
@@ -180,7 +180,7 @@ RunOptions from_variables(const po::variables_map& vm) {
   DEEPRFM_CHECK(precision == "double" || precision == "mixed", input,
                 "--precision '" << precision << "' is not one of: double, mixed");
   o.model.mixed_precision = precision == "mixed";
-  o.model.feature_init = rfm::parse_feature_init(get<std::string>(vm, "feature-init"));
+  o.model.feature_init = model::parse_feature_init(get<std::string>(vm, "feature-init"));
   o.model.seed = seed;
   o.model.block = get<int>(vm, "block-size");
 

@@ -4,31 +4,18 @@
 #include <utility>
 #include <vector>
 
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/rfm/config.hpp>
+#include <deeprfm/rfm/run.hpp>
 
 namespace deeprfm::app {
 
-/// Everything the user configured.
-struct RunOptions {
-  data::DataOptions data;
-  rfm::ModelConfig model;
-  std::string grid;  ///< "" = most square for the rank count
-  std::string output = "deeprfm-results.h5";
-  bool overwrite = false;
-  std::string resume;                  ///< results file of a run to continue ("" = new run)
-  std::string save_features = "last";  ///< none | last | all
-  int blas_threads = 0;                ///< 0 = leave the BLAS library's default
-  int pblas_block = 0;                 ///< PBLAS logical block (PILAENV); 0 = the default
-  double mem_limit = 0;                ///< bytes per rank; 0 = what the node offers
-  bool quiet = false;
+/// Everything the user configured: the run's settings, plus how this invocation finds its file.
+struct RunOptions : rfm::RunSettings {
+  std::string resume;         ///< results file of a run to continue ("" = new run)
   bool continue_run = false;  ///< --continue: resume --output if it holds this run, else start
   TimeLimits limits;          ///< --deadline, --stop-margin, --stop-grace (this rank's view)
-  std::string command_line;   ///< as typed, for the output file
-  /// The options that define the run (name -> value as text), stored in the output file and
-  /// compared on --resume. Excludes options that only steer this invocation.
-  std::vector<std::pair<std::string, std::string>> effective;
 };
 
 /// Outcome of parsing: run, or exit with a code after printing `text` (help, version).

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <new>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/mpi/environment.hpp>
 
 namespace deeprfm::app {

@@ -12,7 +12,7 @@
 
 #include "option_text.hpp"
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/version.hpp>
 

@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/mlp/config.hpp>
 #include <deeprfm/mlp/run.hpp>

@@ -1,11 +1,11 @@
-// deeprfm-mlp: the paper's neural-network experiment (Section 4, SPEC §5, docs/mlp.md).
+// deeprfm-mlp: the paper's neural-network experiment (Section 4 of the paper, docs/mlp.md).
 #include <cstdio>
 #include <iostream>
 #include <optional>
 #include <string>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
 #include <deeprfm/mlp/run.hpp>

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 namespace deeprfm::data {
 

@@ -9,7 +9,7 @@
 #include <numeric>
 #include <sstream>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/data/cifar10.hpp>
 #include <deeprfm/data/hdf5_input.hpp>
 #include <deeprfm/data/idx.hpp>
@@ -181,7 +181,7 @@ std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, 
 
 la::DistMatrix<double> read_distributed(SampleSource& source,
                                         const std::vector<std::int64_t>& selection,
-                                        const grid::ProcessGrid& grid, int block,
+                                        const la::ProcessGrid& grid, int block,
                                         const std::string& set_name, std::size_t chunk_bytes) {
   const mpi::Communicator& comm = grid.full();
   const int ranks = comm.size();
@@ -443,7 +443,7 @@ void standardise(la::DistMatrix<double>& x, const FeatureStatistics& statistics)
 namespace {
 
 Dataset load_set(SampleSource& source, const std::vector<std::int64_t>& selection, int classes,
-                 const grid::ProcessGrid& grid, int block, const std::string& set_name) {
+                 const la::ProcessGrid& grid, int block, const std::string& set_name) {
   Dataset set;
   set.x = read_distributed(source, selection, grid, block, set_name);
   set.classes = classes;
@@ -469,7 +469,7 @@ std::string describe_selection(const std::vector<std::int64_t>& selection,
 
 }  // namespace
 
-TrainTest load_train_test(const DataOptions& options, const grid::ProcessGrid& grid, int block) {
+TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& grid, int block) {
   const mpi::Communicator& comm = grid.full();
   Sources sources;
   mpi::run_agreed(comm, [&] { sources = open_sources(options, comm); });

@@ -3,8 +3,8 @@
 #include <climits>
 #include <sstream>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 
 namespace deeprfm::data {
 
@@ -24,7 +24,7 @@ class Hdf5Source final : public SampleSource {
  public:
   Hdf5Source(const std::string& path, const std::string& x_name, const std::string& y_name,
              const mpi::Communicator& comm)
-      : file_(path, io::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
+      : file_(path, h5::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
     check_dataset(x_name_, "samples (X)");
     check_dataset(y_name_, "labels (y)");
 
@@ -97,7 +97,7 @@ class Hdf5Source final : public SampleSource {
                      << " (choose with --x-name / --y-name)");
   }
 
-  io::File file_;
+  h5::File file_;
   std::string x_name_;
   std::string y_name_;
   std::int64_t size_ = 0;

@@ -4,7 +4,7 @@
 #include <random>
 #include <sstream>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 namespace deeprfm::data {
 

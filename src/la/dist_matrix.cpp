@@ -7,12 +7,12 @@
 namespace deeprfm::la {
 
 template <class T>
-DistMatrix<T>::DistMatrix(const grid::ProcessGrid& grid, int global_rows, int global_cols,
+DistMatrix<T>::DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols,
                           int block)
     : DistMatrix(grid, global_rows, global_cols, block, block) {}
 
 template <class T>
-DistMatrix<T>::DistMatrix(const grid::ProcessGrid& grid, int global_rows, int global_cols,
+DistMatrix<T>::DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols,
                           int row_block, int col_block)
     : grid_(&grid),
       dist_(global_rows, global_cols, row_block, col_block, grid.rows(), grid.cols(), grid.my_row(),

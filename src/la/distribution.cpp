@@ -1,6 +1,6 @@
 #include <deeprfm/la/distribution.hpp>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 namespace deeprfm::la {
 

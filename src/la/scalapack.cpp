@@ -4,7 +4,7 @@
 #include <atomic>
 #include <vector>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 
 namespace deeprfm::la {
@@ -13,15 +13,6 @@ std::atomic<int> g_pblas_logical_block{kMinPblasLogicalBlock};
 std::atomic<long> g_pblas_logical_block_queries{0};
 }  // namespace
 }  // namespace deeprfm::la
-
-/// ScaLAPACK's PILAENV(ICTXT, PREC): PBLAS's logical block size (see scalapack.hpp). This
-/// definition in the executable takes precedence over the library's own (ELF symbol lookup).
-/// It lives in the file of the typed wrappers, so that every program that calls ScaLAPACK
-/// through them links it in (an object of a static library is linked only when referenced).
-extern "C" int pilaenv_(const int* /*ictxt*/, const char* /*prec*/) {
-  deeprfm::la::g_pblas_logical_block_queries.fetch_add(1, std::memory_order_relaxed);
-  return deeprfm::la::g_pblas_logical_block.load(std::memory_order_relaxed);
-}
 
 namespace deeprfm::la {
 
@@ -39,6 +30,11 @@ int default_pblas_logical_block(int block) {
 
 long pblas_logical_block_queries() {
   return g_pblas_logical_block_queries.load(std::memory_order_relaxed);
+}
+
+int detail::answer_pilaenv_query() {
+  g_pblas_logical_block_queries.fetch_add(1, std::memory_order_relaxed);
+  return g_pblas_logical_block.load(std::memory_order_relaxed);
 }
 
 }  // namespace deeprfm::la

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include <deeprfm/io/atomic_file.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/store/atomic_file.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
 
 namespace deeprfm::mlp {
@@ -21,7 +21,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::vector<std::vector<double>> read_rows(const io::File& f, const std::string& table) {
+std::vector<std::vector<double>> read_rows(const h5::File& f, const std::string& table) {
   std::vector<std::vector<double>> rows;
   if (!f.exists(table)) return rows;
   const auto dims = f.dims(table);
@@ -44,7 +44,7 @@ std::string CheckpointStore::state_path(int epoch) const {
 }
 
 void CheckpointStore::replace_atomically(const std::string& tmp, const std::string& final) const {
-  io::replace_file_atomically(tmp, final, comm_);
+  store::replace_file_atomically(tmp, final, comm_);
 }
 
 void CheckpointStore::remove_leftovers(const std::string& keep) const {
@@ -53,7 +53,7 @@ void CheckpointStore::remove_leftovers(const std::string& keep) const {
     std::error_code ec;
     fs::remove(path_ + ".tmp", ec);
     const std::string prefix = fs::path(path_).filename().string() + ".epoch";
-    for (const auto& entry : fs::directory_iterator(io::folder_of(path_), ec)) {
+    for (const auto& entry : fs::directory_iterator(store::folder_of(path_), ec)) {
       const std::string name = entry.path().filename().string();
       if (name.rfind(prefix, 0) != 0) continue;
       if (!ends_with(name, kStateSuffix) && !ends_with(name, std::string(kStateSuffix) + ".tmp"))
@@ -67,8 +67,8 @@ void CheckpointStore::remove_leftovers(const std::string& keep) const {
 
 void CheckpointStore::create(bool overwrite, const RunHeader& header, const data::TrainTest& data,
                              int epochs_planned) {
-  io::File::check_path(
-      path_, overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive, comm_);
+  h5::File::check_path(
+      path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, comm_);
   const std::string tmp = path_ + ".tmp";
   completed_epochs_ = 0;
   epochs_planned_ = epochs_planned;
@@ -76,11 +76,11 @@ void CheckpointStore::create(bool overwrite, const RunHeader& header, const data
   wall_seconds_ = 0;
   state_file_.clear();
   {
-    ResultsWriter w(tmp, io::File::Mode::create_truncate, comm_);
+    ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
     w.write_run_info(header.command_line, header.options, header.ranks, header.blas_library,
                      header.blas_threads, header.parameters);
     w.write_data(data);
-    io::File& f = w.file();
+    h5::File& f = w.file();
     f.ensure_group(kCheckpoint);
     f.write_attribute(kCheckpoint, "format_version", static_cast<std::int64_t>(kFormatVersion));
     f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(0));
@@ -103,7 +103,7 @@ void CheckpointStore::create(bool overwrite, const RunHeader& header, const data
 
 void CheckpointStore::open_existing() {
   {
-    io::File f(path_, io::File::Mode::read_only, comm_);
+    h5::File f(path_, h5::File::Mode::read_only, comm_);
     const std::string program =
         f.has_attribute("/", "program") ? f.read_attribute_string("/", "program") : "";
     DEEPRFM_AGREE(
@@ -137,7 +137,7 @@ void CheckpointStore::open_existing() {
   // Leftovers of an interrupted commit: temporary files and unreferenced state files.
   remove_leftovers(state_file_);
   if (!state_file_.empty()) {
-    const std::string state = (fs::path(io::folder_of(path_)) / state_file_).string();
+    const std::string state = (fs::path(store::folder_of(path_)) / state_file_).string();
     mpi::run_agreed(comm_, [&] {
       if (comm_.rank() != 0) return;
       DEEPRFM_CHECK(
@@ -156,7 +156,7 @@ void CheckpointStore::commit(const TrainingState& state,
   // 1. The state file, complete before anything names it.
   const std::string state_file = state_path(state.epoch);
   {
-    io::File f(state_file + ".tmp", io::File::Mode::create_truncate, comm_);
+    h5::File f(state_file + ".tmp", h5::File::Mode::create_truncate, comm_);
     f.write_replicated("/parameters", {hsize_t(state.parameters.size())}, state.parameters.data());
     f.write_replicated("/first_moment", {hsize_t(state.first_moment.size())},
                        state.first_moment.data());
@@ -172,15 +172,15 @@ void CheckpointStore::commit(const TrainingState& state,
 
   // 2. A copy of the results file with everything new.
   const std::string tmp = path_ + ".tmp";
-  io::copy_file_on_root(path_, tmp, comm_);
+  store::copy_file_on_root(path_, tmp, comm_);
   const std::string state_name = fs::path(state_file).filename().string();
   {
-    ResultsWriter w(tmp, io::File::Mode::read_write, comm_);
+    ResultsWriter w(tmp, h5::File::Mode::read_write, comm_);
     for (const auto& m : new_measurements) w.write_measurement(m, true);
     w.write_epoch_rows(epoch_rows);
     w.write_metric_rows(metric_rows);
     if (weights != nullptr) w.write_weights(*weights);
-    io::File& f = w.file();
+    h5::File& f = w.file();
     f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(state.epoch));
     f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(state.epoch + 1));
     f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
@@ -210,15 +210,15 @@ void CheckpointStore::commit(const TrainingState& state,
     mpi::run_agreed(comm_, [&] {
       if (comm_.rank() != 0) return;
       std::error_code ec;
-      fs::remove(fs::path(io::folder_of(path_)) / previous, ec);
+      fs::remove(fs::path(store::folder_of(path_)) / previous, ec);
     });
   }
 }
 
 TrainingState CheckpointStore::load_state() const {
   DEEPRFM_ASSERT(has_state());
-  const std::string path = (fs::path(io::folder_of(path_)) / state_file_).string();
-  io::File f(path, io::File::Mode::read_only, comm_);
+  const std::string path = (fs::path(store::folder_of(path_)) / state_file_).string();
+  h5::File f(path, h5::File::Mode::read_only, comm_);
   TrainingState s;
   s.epoch = static_cast<int>(f.read_attribute_int64("/", "epoch"));
   s.steps = static_cast<long>(f.read_attribute_int64("/", "steps"));

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 namespace deeprfm::mlp {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
 extern "C" {
@@ -88,18 +88,18 @@ LayerCollapse layer_collapse(const la::DistMatrix<double>& h, const std::vector<
   const RightSingularStructure svd = right_singular_structure(w, rows, cols, comm);
   out.singular_values = svd.singular_values;
   const int row_block = h.dist().rows().block();
-  out.input = metrics::neural_collapse(h, labels, classes);
+  out.input = model::neural_collapse(h, labels, classes);
   {
     la::DistMatrix<double> projected(h.grid(), h.rows(), svd.k, row_block, std::max(svd.k, 1));
     multiply_rows_local(h, svd.sigma_vt.data(), svd.k, cols, false, projected);
-    out.projected = metrics::neural_collapse(projected, labels, classes);
+    out.projected = model::neural_collapse(projected, labels, classes);
   }
   if (mapped != nullptr) {
-    out.mapped = metrics::neural_collapse(*mapped, labels, classes);
+    out.mapped = model::neural_collapse(*mapped, labels, classes);
   } else {
     la::DistMatrix<double> next(h.grid(), h.rows(), rows, row_block, std::max(rows, 1));
     multiply_rows_local(h, w.data(), rows, cols, true, next);
-    out.mapped = metrics::neural_collapse(next, labels, classes);
+    out.mapped = model::neural_collapse(next, labels, classes);
   }
   return out;
 }

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
 namespace deeprfm::mlp {

@@ -1,38 +1,20 @@
 #include <deeprfm/mlp/results_writer.hpp>
 
-#include <deeprfm/io/results_writer.hpp>
+#include <deeprfm/store/results_file.hpp>
 
 #include <cstdio>
-#include <ctime>
 #include <limits>
 
-#include <deeprfm/version.hpp>
 
 namespace deeprfm::mlp {
 
 namespace {
 
-void write_evaluation(io::File& f, const std::string& group, const Evaluation& e) {
+void write_evaluation(h5::File& f, const std::string& group, const Evaluation& e) {
   f.write_attribute(group, "train_loss", e.train_loss);
   f.write_attribute(group, "train_accuracy", e.train_accuracy);
   f.write_attribute(group, "test_loss", e.test_loss);
   f.write_attribute(group, "test_accuracy", e.test_accuracy);
-}
-
-/// A rows x columns table plus one (rows,) dataset per column, under `group` (replaced whole
-/// if it exists: its shape changes as the run goes).
-void write_table(io::File& f, const std::string& group, const std::vector<std::string>& columns,
-                 const std::vector<double>& table) {
-  f.remove(group);
-  f.ensure_group(group);
-  const hsize_t cols = columns.size(), rows = cols ? table.size() / cols : 0;
-  f.write_replicated(group + "/table", {rows, cols}, table.data());
-  f.write_attribute(group + "/table", "columns", columns);
-  for (hsize_t c = 0; c < cols; ++c) {
-    std::vector<double> column(rows);
-    for (hsize_t r = 0; r < rows; ++r) column[r] = table[r * cols + c];
-    f.write_replicated(group + "/" + columns[c], {rows}, column.data());
-  }
 }
 
 }  // namespace
@@ -113,23 +95,20 @@ std::vector<double> epoch_row(const EpochRecord& e) {
           e.seconds};
 }
 
-ResultsWriter::ResultsWriter(const std::string& path, io::File::Mode mode,
+ResultsWriter::ResultsWriter(const std::string& path, h5::File::Mode mode,
                              const mpi::Communicator& comm)
     : file_(path, mode, comm) {}
 
 ResultsWriter::ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm)
-    : file_(path, overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive,
+    : file_(path, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive,
             comm) {}
 
 void ResultsWriter::write_run_info(const std::string& command_line,
                                    const std::vector<std::pair<std::string, std::string>>& options,
                                    int ranks, const std::string& blas_library, int blas_threads,
                                    std::int64_t parameters) {
-  io::File& f = file_;
-  f.write_attribute("/", "program", std::string("deeprfm-mlp"));
-  f.write_attribute("/", "version", std::string(kVersion));
-  f.write_attribute("/", "git_revision", std::string(kGitRevision));
-  f.write_attribute("/", "created", io::now_iso8601());
+  h5::File& f = file_;
+  store::write_program_attributes(f, "deeprfm-mlp");
   f.write_attribute("/", "command_line", command_line);
   f.write_attribute("/", "ranks", static_cast<std::int64_t>(ranks));
   f.write_attribute("/", "blas_library", blas_library);
@@ -141,24 +120,24 @@ void ResultsWriter::write_run_info(const std::string& command_line,
   f.flush();
 }
 
-void ResultsWriter::write_data(const data::TrainTest& data) { io::write_data_group(file_, data); }
+void ResultsWriter::write_data(const data::TrainTest& data) { store::write_data_group(file_, data); }
 
 void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
-  io::File& f = file_;
+  h5::File& f = file_;
   const std::string g = "/measurements/" + epoch_group(m.epoch);
   f.ensure_group(g);
   f.write_attribute(g, "epoch", static_cast<std::int64_t>(m.epoch));
   f.write_attribute(g, "seconds", m.seconds);
   write_evaluation(f, g, m.eval);
   for (const auto& l : m.layers) {
-    const std::string lg = g + "/" + io::layer_group(l.layer);
+    const std::string lg = g + "/" + store::layer_group(l.layer);
     f.ensure_group(lg);
     f.write_attribute(lg, "layer", static_cast<std::int64_t>(l.layer + 1));
     f.write_attribute(lg, "dim_in", static_cast<std::int64_t>(l.dim_in));
     f.write_attribute(lg, "dim_out", static_cast<std::int64_t>(l.dim_out));
-    io::write_collapse_attributes(f, lg, "input", l.collapse.input);
-    io::write_collapse_attributes(f, lg, "projected", l.collapse.projected);
-    io::write_collapse_attributes(f, lg, "mapped", l.collapse.mapped);
+    store::write_collapse_attributes(f, lg, "input", l.collapse.input);
+    store::write_collapse_attributes(f, lg, "projected", l.collapse.projected);
+    store::write_collapse_attributes(f, lg, "mapped", l.collapse.mapped);
     f.write_attribute(lg, "nfa_corr", l.nfa_corr);
     f.write_attribute(lg, "nfa_corr_sqrt", l.nfa_corr_sqrt);
     f.write_attribute(lg, "nfa_cos", l.nfa_cos);
@@ -184,30 +163,22 @@ void ResultsWriter::write_metrics(const std::vector<Measurement>& measurements) 
   write_metric_rows(rows);
 }
 
-namespace {
-std::vector<double> flatten(const std::vector<std::vector<double>>& rows) {
-  std::vector<double> table;
-  for (const auto& r : rows) table.insert(table.end(), r.begin(), r.end());
-  return table;
-}
-}  // namespace
-
 void ResultsWriter::write_epoch_rows(const std::vector<std::vector<double>>& rows) {
-  write_table(file_, "/epochs", epoch_columns(), flatten(rows));
+  store::write_table(file_, "/epochs", epoch_columns(), rows);
   file_.flush();
 }
 
 void ResultsWriter::write_metric_rows(const std::vector<std::vector<double>>& rows) {
-  write_table(file_, "/metrics", metric_columns(), flatten(rows));
+  store::write_table(file_, "/metrics", metric_columns(), rows);
   file_.flush();
 }
 
 void ResultsWriter::write_weights(const Network& net) {
-  io::File& f = file_;
+  h5::File& f = file_;
   f.ensure_group("/weights");
   for (int l = 0; l < net.matrices(); ++l) {
     const std::string name = l == net.hidden_layers() ? std::string("/weights/readout")
-                                                      : "/weights/" + io::layer_group(l);
+                                                      : "/weights/" + store::layer_group(l);
     f.write_replicated(name, {hsize_t(net.out_dim(l)), hsize_t(net.in_dim(l))}, net.weight(l));
   }
   f.flush();

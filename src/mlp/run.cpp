@@ -4,11 +4,11 @@
 #include <csignal>
 #include <cstdio>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
-#include <deeprfm/core/timer.hpp>
-#include <deeprfm/grid/process_grid.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/mpi/timer.hpp>
+#include <deeprfm/la/process_grid.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
 #include <deeprfm/mlp/trainer.hpp>
@@ -62,14 +62,14 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
   const bool root = world.rank() == 0;
   const bool talk = root && !s.quiet;
   const MlpConfig& cfg = s.model;
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
 
   CheckpointStore fresh(s.output, world);
   CheckpointStore& store = existing != nullptr ? *existing : fresh;
   if (existing == nullptr) {
     // Refuse a bad output path or an existing file before any work.
-    io::File::check_path(
-        s.output, s.overwrite ? io::File::Mode::create_truncate : io::File::Mode::create_exclusive,
+    h5::File::check_path(
+        s.output, s.overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive,
         world);
   } else {
     DEEPRFM_AGREE(world, store.completed_epochs() <= cfg.epochs, input,

@@ -5,10 +5,10 @@
 #include <limits>
 #include <sstream>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/timer.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/mpi/timer.hpp>
 #include <deeprfm/mlp/row_shards.hpp>
-#include <deeprfm/rfm/matrix_sqrt.hpp>
+#include <deeprfm/la/matrix_sqrt.hpp>
 
 namespace deeprfm::mlp {
 
@@ -19,9 +19,9 @@ const MlpConfig& validated(const MlpConfig& config) {
   return config;
 }
 
-std::unique_ptr<grid::ProcessGrid> column_grid_for(const data::TrainTest& data) {
+std::unique_ptr<la::ProcessGrid> column_grid_for(const data::TrainTest& data) {
   const mpi::Communicator& comm = data.train.x.grid().full();
-  return std::make_unique<grid::ProcessGrid>(comm, grid::GridShape{comm.size(), 1});
+  return std::make_unique<la::ProcessGrid>(comm, la::GridShape{comm.size(), 1});
 }
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -227,7 +227,7 @@ Measurement Trainer::measure(int epoch) const {
     lm.collapse = layer_collapse(in, w, lm.dim_out, lm.dim_in, labels_, C,
                                  &hidden[static_cast<std::size_t>(l)]);
     const std::vector<double> gram = weight_gram(net_, l);
-    const rfm::MatrixSqrt root = rfm::symmetric_sqrt(lm.agop, lm.dim_in, comm);
+    const la::MatrixSqrt root = la::symmetric_sqrt(lm.agop, lm.dim_in, comm);
     double nfa[4] = {pearson(gram, lm.agop), pearson(gram, root.sqrt), cosine(gram, lm.agop),
                      cosine(gram, root.sqrt)};
     comm.broadcast(nfa, 4, 0);

@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <limits>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/core/run_control.hpp>
-#include <deeprfm/krr/mixed_precision.hpp>
-#include <deeprfm/krr/solver.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/model/mixed_precision.hpp>
+#include <deeprfm/model/solver.hpp>
 #include <deeprfm/la/scalapack.hpp>
-#include <deeprfm/rfm/agop.hpp>
-#include <deeprfm/rfm/matrix_sqrt.hpp>
+#include <deeprfm/model/agop.hpp>
+#include <deeprfm/la/matrix_sqrt.hpp>
 
 namespace deeprfm::rfm {
 
@@ -36,7 +36,7 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   // Distributed matrices (divided evenly over the ranks).
   // Training peak, during the AGOP: K/W (n^2), X (n d), test features (n_t d), n x C matrices.
   // Mixed precision: K in single precision (n^2 / 2 in doubles) plus one double panel of
-  // about n/16 rows (krr::panel_rows) while it is filled or a residual is computed.
+  // about n/16 rows (model::panel_rows) while it is filled or a residual is computed.
   const double kernel_storage = mixed_precision ? 0.5 * n * n + n * std::max(n / 16.0, 1.0) : n * n;
   const double train_peak = kernel_storage + n * d + n_test * d + 4.0 * n * classes;
   // Feature-map peak: X, X S, X_{l+1} (n (2d + D)) and the same for the test set.
@@ -44,7 +44,7 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   // Test prediction peak: a chunk of the test kernel + features.
   const double chunk = test_chunk_rows(static_cast<int>(n), static_cast<int>(n_test), 1);
   const double test_peak = chunk * n + (n + n_test) * d + n_test * classes;
-  // Per-rank AGOP buffers (rfm/agop.cpp): X and diag(a_c) X at my columns of W (2 n d / Pc),
+  // Per-rank AGOP buffers (model/agop.cpp): X and diag(a_c) X at my columns of W (2 n d / Pc),
   // the partial product of my rows of W (n d / Pr), my share of J and of X (2 n d / P).
   const double agop_buffers = 2.0 * n * d / grid_cols + n * d / grid_rows + 3.0 * n * d / ranks;
   const double per_rank =
@@ -62,7 +62,7 @@ double estimate_layer_flops(double n, double d, double width, double classes, do
   const double test = 2.0 * n_test * n * (d + classes);
   const double sqrt = 9.0 * d * d * d;
   const double feature_map = 2.0 * (n + n_test) * d * (d + width);
-  return kernel + cholesky + solve_and_residual + agop_flops(n, d, classes) + test + sqrt +
+  return kernel + cholesky + solve_and_residual + model::agop_flops(n, d, classes) + test + sqrt +
          feature_map;
 }
 
@@ -72,7 +72,7 @@ int test_chunk_rows(int n, int n_test, int block) {
   return std::min(n_test, quarter);
 }
 
-DeepRfm::DeepRfm(const ModelConfig& config, const grid::ProcessGrid& grid)
+DeepRfm::DeepRfm(const ModelConfig& config, const la::ProcessGrid& grid)
     : config_(config), grid_(grid) {
   config_.validate();
 }
@@ -114,12 +114,12 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   checkpoint_phase("normalize");
   {
     ScopedPhase phase(timers, "normalize", 3.0 * (dn + n_test) * dd, comm.get());
-    krr::normalize_rows(x, (where + ", training features").c_str());
-    if (n_test > 0) krr::normalize_rows(x_test, (where + ", test features").c_str());
+    model::normalize_rows(x, (where + ", training features").c_str());
+    if (n_test > 0) model::normalize_rows(x_test, (where + ", test features").c_str());
   }
   {
     ScopedPhase phase(timers, "metrics", 0, comm.get());
-    result.input = metrics::neural_collapse(x, labels, classes);
+    result.input = model::neural_collapse(x, labels, classes);
   }
 
   // 2-3. Kernel matrix and the ridge(less) solve; 4. the AGOP.
@@ -143,12 +143,12 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     la::DistMatrix<float> kf(grid_, n, n, block);
     {
       ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      result.kernel_stats = krr::assemble_kernel_single(kernel, x, false, kf);
+      result.kernel_stats = model::assemble_kernel_single(kernel, x, false, kf);
     }
     checkpoint_phase("factorization");
-    krr::fill_targets(a, labels);
+    model::fill_targets(a, labels);
     la::DistMatrix<double> pred(grid_, n, classes, block);
-    const krr::RefinementReport report = krr::mixed_precision_solve(
+    const model::RefinementReport report = model::mixed_precision_solve(
         kernel, x, config_.ridge, kf, a, pred, where, std::min(1e-10, config_.residual_tolerance));
     timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
                report.bytes_factorization, report.off_node_bytes_factorization);
@@ -159,16 +159,16 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     result.ridge = config_.ridge;
     result.residual = report.residuals.back();
     result.refinement_residuals = report.residuals;
-    result.train_accuracy = metrics::accuracy(pred, labels);
+    result.train_accuracy = model::accuracy(pred, labels);
     checkpoint_phase("residual");
     check_residual();
     checkpoint_phase("agop");
     {
       ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      krr::assemble_kernel_single(kernel, x, true, kf);
+      model::assemble_kernel_single(kernel, x, true, kf);
     }
     {
-      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc), comm.get());
+      ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
       result.agop = agop(kernel, kf, x, a);
     }
   } else {
@@ -177,14 +177,14 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     for (int attempt = 0;; ++attempt) {
       {
         ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-        result.kernel_stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+        result.kernel_stats = model::assemble_kernel(kernel, x, 0, n, x, true, k);
       }
       checkpoint_phase("factorization");
-      krr::fill_targets(a, labels);
+      model::fill_targets(a, labels);
       try {
         // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
-        const krr::SolveReport report =
-            krr::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
+        const model::SolveReport report =
+            model::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
         timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
                    report.bytes_factorization, report.off_node_bytes_factorization);
         timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve,
@@ -206,29 +206,29 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     }
     result.ridge = ridge;
     // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
-    krr::KernelStats rebuilt;
+    model::KernelStats rebuilt;
     checkpoint_phase("residual");
     {
       ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      rebuilt = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      rebuilt = model::assemble_kernel(kernel, x, 0, n, x, true, k);
     }
     {
       // Residual and training predictions: two n x n x C products.
       ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc, comm.get());
       la::DistMatrix<double> y(grid_, n, classes, block);
-      krr::fill_targets(y, labels);
-      result.residual = krr::relative_residual(k, ridge, a, y);
+      model::fill_targets(y, labels);
+      result.residual = model::relative_residual(k, ridge, a, y);
       la::DistMatrix<double> pred(grid_, n, classes, block);
       la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
-      result.train_accuracy = metrics::accuracy(pred, labels);
+      result.train_accuracy = model::accuracy(pred, labels);
     }
     check_residual();
 
     // 4. AGOP.
     checkpoint_phase("agop");
     {
-      ScopedPhase phase(timers, "agop", agop_flops(dn, dd, dc), comm.get());
-      krr::kernel_to_gradient_weights(kernel, rebuilt, k);
+      ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
+      model::kernel_to_gradient_weights(kernel, rebuilt, k);
       result.agop = agop(kernel, k, x, a);
     }
     k.reset();  // free n x n before the test kernel
@@ -243,18 +243,18 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     for (int r0 = 0; r0 < n_test; r0 += chunk) {
       const int m = std::min(chunk, n_test - r0);
       la::DistMatrix<double> kt(grid_, m, n, block);
-      krr::assemble_kernel(kernel, x_test, r0, m, x, false, kt);
+      model::assemble_kernel(kernel, x_test, r0, m, x, false, kt);
       la::scalapack::gemm('N', 'N', m, classes, n, 1.0, kt, 0, 0, a, 0, 0, 0.0, pred, r0, 0);
     }
-    result.test_accuracy = metrics::accuracy(pred, test_labels);
+    result.test_accuracy = model::accuracy(pred, test_labels);
   }
 
   // 5. S = G^{1/2}.
   checkpoint_phase("sqrt");
-  MatrixSqrt s;
+  la::MatrixSqrt s;
   {
     ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd, comm.get());
-    s = symmetric_sqrt(result.agop, d, comm);
+    s = la::symmetric_sqrt(result.agop, d, comm);
   }
   result.agop_eigenvalues = s.eigenvalues;
   result.clipped_eigenvalues = s.clipped;
@@ -262,27 +262,27 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   // 6. X S (stage 2), then ReLU(X S W^T) (stage 3).
   const int width = config_.width;
   const std::vector<double> w =
-      random_feature_matrix(width, d, config_.seed, layer, config_.feature_init);
+      model::random_feature_matrix(width, d, config_.seed, layer, config_.feature_init);
   auto project_and_map = [&](la::DistMatrix<double>& features, bool measure) {
     la::DistMatrix<double> xs(grid_, features.rows(), d, block);
     {
       ScopedPhase phase(timers, "feature_map", 2.0 * features.rows() * dd * (dd + width),
                         comm.get());
-      multiply_replicated(features, s.sqrt, d, xs);
+      model::multiply_replicated(features, s.sqrt, d, xs);
     }
     if (measure) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
-      result.projected = metrics::neural_collapse(xs, labels, classes);
+      result.projected = model::neural_collapse(xs, labels, classes);
     }
     la::DistMatrix<double> mapped(grid_, features.rows(), width, block);
     {
       ScopedPhase phase(timers, "feature_map", 0, comm.get());
-      apply_random_features(xs, w, width, mapped);
+      model::apply_random_features(xs, w, width, mapped);
     }
     features = std::move(mapped);
     if (measure) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
-      result.mapped = metrics::neural_collapse(features, labels, classes);
+      result.mapped = model::neural_collapse(features, labels, classes);
     }
   };
   checkpoint_phase("feature_map");

@@ -12,7 +12,7 @@
 #include <boost/test/unit_test.hpp>
 #include <mpi.h>
 
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/process_grid.hpp>
 
 namespace deeprfm::test {
 
@@ -44,8 +44,8 @@ inline int world_size() {
 inline constexpr double kEps = std::numeric_limits<double>::epsilon();
 
 /// Every grid shape that uses all ranks of the world (1xP, Px1 and the ones between).
-inline std::vector<grid::GridShape> all_grid_shapes() {
-  std::vector<grid::GridShape> shapes;
+inline std::vector<la::GridShape> all_grid_shapes() {
+  std::vector<la::GridShape> shapes;
   const int p = world_size();
   for (int r = 1; r <= p; ++r)
     if (p % r == 0) shapes.push_back({r, p / r});

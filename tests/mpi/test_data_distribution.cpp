@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/data/idx.hpp>
 #include <deeprfm/data/npy.hpp>
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(synthetic_set_matches_serial_standardisation_on_every_grid)
   o.separation = 1.5;
   o.seed = 2024;
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     for (int block : {1, 3, 8}) {
       for (std::int64_t n : {2, 37, 64}) {
         o.n = n;
@@ -188,20 +188,20 @@ BOOST_AUTO_TEST_CASE(synthetic_generation_does_not_depend_on_rank_count) {
   std::vector<std::int64_t> all(n);
   std::iota(all.begin(), all.end(), 0);
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     data::SyntheticSource s(n, d, 4, 1.0, 99, data::SyntheticStream::train);
     const auto x = data::read_distributed(s, all, grid, 4, "training", 3 * d * sizeof(double));
     DEEPRFM_CHECK_ALL(la::replicate(x) == expected);
   }
   auto self = world.split(world.rank(), 0);
-  grid::ProcessGrid one(self, {1, 1});
+  la::ProcessGrid one(self, {1, 1});
   data::DataOptions o;
   o.kind = "synthetic";
   o.n = 30;
   o.dim = 5;
   o.n_test = -1;
   const auto alone = la::replicate(data::load_train_test(o, one, 4).train.x);
-  grid::ProcessGrid everyone(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid everyone(world, la::most_square_shape(world.size()));
   const auto together = la::replicate(data::load_train_test(o, everyone, 4).train.x);
   // Standardisation sums in a rank-dependent order: equal to round-off.
   DEEPRFM_CHECK_ALL(max_abs_diff(alone, together) <= 16 * 30 * test::kEps);
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(scattered_selection_with_tiny_read_chunks) {
   std::reverse(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(sel.size() / 2));
   const auto expected = read_selected(s, sel);
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     for (std::size_t chunk_rows : {1, 2, 5, 1000}) {
       const auto x =
           data::read_distributed(s, sel, grid, 2, "training", chunk_rows * d * sizeof(double));
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(scattered_selection_with_tiny_read_chunks) {
 
 BOOST_AUTO_TEST_CASE(test_set_with_training_or_own_statistics) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions o;
   o.kind = "synthetic";
   o.n = 40;
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(idx_fixture_through_load_train_test_on_every_grid) {
   const auto train = data::open_idx_source(o.data_dir, true);
   const auto test_src = data::open_idx_source(o.data_dir, false);
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     for (std::int64_t n : {0, 7}) {
       o.n = n;
       o.n_test = n == 0 ? 0 : 4;
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(npy_with_constant_feature_and_non_finite_values) {
   o.test_labels_file = (tmp.path / "labels.npy").string();
   o.n = 0;
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     const auto tt = data::load_train_test(o, grid, 4);
     data::NpySource src(o.train_file, (tmp.path / "train_y.npy").string());
     const auto sel = data::select_class_balanced(src.labels(), 3, 0);
@@ -417,7 +417,7 @@ class FlakySource final : public data::SampleSource {
 
 BOOST_AUTO_TEST_CASE(a_read_failing_on_one_rank_fails_everywhere_without_hanging) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   const int n = 64;
   std::vector<std::int64_t> all(n);
   std::iota(all.begin(), all.end(), 0);
@@ -447,7 +447,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_300_points) {
     return;
   }
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions o;  // fashion-mnist from the default folder
   o.n = 300;
   o.n_test = 100;

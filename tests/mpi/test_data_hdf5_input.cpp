@@ -13,7 +13,7 @@
 
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/data/hdf5_input.hpp>
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/process_grid.hpp>
 
 #include "test_helpers.hpp"
 
@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(train_and_test_sets_from_one_file_with_their_own_names) {
   const auto dir = test::shared_temp_dir("hdf5-input-one-file");
   test::TempDirGuard cleanup{dir};
   const std::string path = write_fixture(dir);
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions options;
   options.kind = "hdf5";
   options.train_file = options.test_file = path;

@@ -21,9 +21,9 @@ struct RunOutput {
   std::vector<double> test_features;  // final test features, replicated
 };
 
-RunOutput run_deep_rfm(const mpi::Communicator& comm, grid::GridShape shape, int block,
+RunOutput run_deep_rfm(const mpi::Communicator& comm, la::GridShape shape, int block,
                        const data::DataOptions& data_options, rfm::ModelConfig model) {
-  grid::ProcessGrid grid(comm, shape);
+  la::ProcessGrid grid(comm, shape);
   model.block = block;
   auto data = data::load_train_test(data_options, grid, block);
   rfm::DeepRfm deep(model, grid);
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {
     return;
   }
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions data_options;  // fashion-mnist from the default folder
   data_options.n = 300;
   data_options.n_test = 200;

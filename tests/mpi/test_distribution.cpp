@@ -45,7 +45,7 @@ BOOST_AUTO_TEST_CASE(cyclic_map_matches_scalapack_tools) {
 BOOST_AUTO_TEST_CASE(dist_matrix_covers_every_element_once_on_every_grid) {
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     for (int m : {0, 1, 13, 100}) {
       for (int n : {0, 5, 37}) {
         la::DistMatrix<double> a(grid, m, n, 4);
@@ -71,16 +71,16 @@ BOOST_AUTO_TEST_CASE(dist_matrix_covers_every_element_once_on_every_grid) {
 }
 
 BOOST_AUTO_TEST_CASE(grid_shape_parsing_and_mismatch) {
-  BOOST_CHECK_EQUAL(grid::parse_grid_shape("2x3").rows, 2);
-  BOOST_CHECK_EQUAL(grid::parse_grid_shape("2X3").cols, 3);
-  BOOST_CHECK_THROW(grid::parse_grid_shape("2by3"), Error);
-  BOOST_CHECK_THROW(grid::parse_grid_shape("0x3"), Error);
-  BOOST_CHECK_EQUAL(grid::most_square_shape(4).rows, 2);
-  BOOST_CHECK_EQUAL(grid::most_square_shape(2).cols, 2);
-  BOOST_CHECK_EQUAL(grid::most_square_shape(6).rows, 2);
+  BOOST_CHECK_EQUAL(la::parse_grid_shape("2x3").rows, 2);
+  BOOST_CHECK_EQUAL(la::parse_grid_shape("2X3").cols, 3);
+  BOOST_CHECK_THROW(la::parse_grid_shape("2by3"), Error);
+  BOOST_CHECK_THROW(la::parse_grid_shape("0x3"), Error);
+  BOOST_CHECK_EQUAL(la::most_square_shape(4).rows, 2);
+  BOOST_CHECK_EQUAL(la::most_square_shape(2).cols, 2);
+  BOOST_CHECK_EQUAL(la::most_square_shape(6).rows, 2);
   auto world = mpi::Communicator::world();
   // A grid with one process too many is refused on every rank, without a hang.
-  BOOST_CHECK_THROW(grid::ProcessGrid(world, {1, world.size() + 1}), Error);
+  BOOST_CHECK_THROW(la::ProcessGrid(world, {1, world.size() + 1}), Error);
 }
 
 // deeprfm's PILAENV (la/blas_info.hpp) must be the one PBLAS calls, and any logical block size
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
   auto world = mpi::Communicator::world();
   const int m = 37, n = 29, k = 45, block = 4;
   for (const auto& shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     la::DistMatrix<double> a(grid, m, k, block), b(grid, k, n, block);
     a.for_each_local([](int i, int j, double& v) { v = std::sin(1.0 + i * 0.37 + j * 0.11); });
     b.for_each_local([](int i, int j, double& v) { v = std::cos(0.5 + i * 0.13 - j * 0.29); });
@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
   // The Cholesky solve with every logical block: a scaled residual at round-off level.
   const int order = 53, nrhs = 3;
   for (const auto& shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     la::DistMatrix<double> g(grid, order, order, block), spd(grid, order, order, block);
     g.for_each_local([](int i, int j, double& v) { v = std::sin(0.3 + i * 0.7 + j * 0.19); });
     for (int width : {1, 7, 32, 512}) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 
 #include "test_helpers.hpp"
@@ -43,9 +43,9 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
   const auto dir = test::shared_temp_dir("io-dist");
   test::TempDirGuard cleanup{dir};
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     const std::string path = (dir / ("dist_" + shape.str() + ".h5")).string();
-    io::File file(path, io::File::Mode::create_exclusive, world);
+    h5::File file(path, h5::File::Mode::create_exclusive, world);
     // 1x1 (most ranks hold nothing), 3 rows with block 4 (a process row holds nothing), sizes
     // that do not divide the block, size 0, and unequal row/column blocks.
     const int sizes[][4] = {{1, 1, 4, 4},   {3, 5, 4, 4}, {13, 7, 4, 4}, {37, 29, 5, 3},
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(replicated_writes_and_read_rows) {
   const auto dir = test::shared_temp_dir("io-repl");
   test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "repl.h5").string();
-  io::File file(path, io::File::Mode::create_exclusive, world);
+  h5::File file(path, h5::File::Mode::create_exclusive, world);
 
   std::vector<double> d(3 * 4);
   for (int k = 0; k < 12; ++k) d[k] = k * 0.5;
@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
   test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "attr.h5").string();
   {
-    io::File file(path, io::File::Mode::create_truncate, world);
+    h5::File file(path, h5::File::Mode::create_truncate, world);
     file.ensure_group("/g1/g2/g3");
     file.ensure_group("g1/g2");  // already there: fine
     const double one = 1.0;
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(attributes_groups_exists) {
   }
   world.barrier();
   // Reopen read-only: everything is still there.
-  io::File again(path, io::File::Mode::read_only, world);
+  h5::File again(path, h5::File::Mode::read_only, world);
   DEEPRFM_CHECK_ALL(again.read_attribute_int64("/g1/data", "i") == -(1LL << 50));
   DEEPRFM_CHECK_ALL(again.exists("/g1/g2/g3"));
   DEEPRFM_CHECK_ALL(again.read_attribute_string("/", "fixed") == "abc");
@@ -256,43 +256,43 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
   test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "out.h5").string();
   {
-    io::File file(path, io::File::Mode::create_exclusive, world);
+    h5::File file(path, h5::File::Mode::create_exclusive, world);
     const double v = 7.0;
     file.write_replicated("/old", {1}, &v);
   }
   ErrorKind kind = ErrorKind::internal;
   const auto msg =
-      error_of([&] { io::File f(path, io::File::Mode::create_exclusive, world); }, &kind);
+      error_of([&] { h5::File f(path, h5::File::Mode::create_exclusive, world); }, &kind);
   DEEPRFM_CHECK_ALL(
       test::contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   {
-    io::File file(path, io::File::Mode::create_truncate, world);
+    h5::File file(path, h5::File::Mode::create_truncate, world);
     DEEPRFM_CHECK_ALL(!file.exists("/old"));
     const double v = 8.0;
     file.write_replicated("/new", {1}, &v);
   }
   {
-    io::File file(path, io::File::Mode::read_write, world);
+    h5::File file(path, h5::File::Mode::read_write, world);
     DEEPRFM_CHECK_ALL(file.read_all_double("/new") == std::vector<double>{8.0});
     file.write_attribute("/", "added", std::int64_t(3));
   }
   // Missing file, not an HDF5 file, missing output directory: input errors on every rank.
   DEEPRFM_CHECK_ALL(test::contains(error_of([&] {
-                                     io::File f((dir / "missing.h5").string(),
-                                                io::File::Mode::read_only, world);
+                                     h5::File f((dir / "missing.h5").string(),
+                                                h5::File::Mode::read_only, world);
                                    }),
                                    "does not exist"));
   const std::string text = (dir / "text.h5").string();
   if (world.rank() == 0) std::ofstream(text) << "not hdf5\n";
   world.barrier();
   DEEPRFM_CHECK_ALL(
-      test::contains(error_of([&] { io::File f(text, io::File::Mode::read_only, world); }, &kind),
+      test::contains(error_of([&] { h5::File f(text, h5::File::Mode::read_only, world); }, &kind),
                      "is not an HDF5 file"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   DEEPRFM_CHECK_ALL(test::contains(error_of([&] {
-                                     io::File f((dir / "no_dir" / "x.h5").string(),
-                                                io::File::Mode::create_truncate, world);
+                                     h5::File f((dir / "no_dir" / "x.h5").string(),
+                                                h5::File::Mode::create_truncate, world);
                                    }),
                                    "does not exist"));
 }
@@ -303,8 +303,8 @@ BOOST_AUTO_TEST_CASE(h5py_sees_samples_as_rows) {
   test::TempDirGuard cleanup{dir};
   const std::string path = (dir / "py.h5").string();
   {
-    grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
-    io::File file(path, io::File::Mode::create_exclusive, world);
+    la::ProcessGrid grid(world, la::most_square_shape(world.size()));
+    h5::File file(path, h5::File::Mode::create_exclusive, world);
     la::DistMatrix<double> a(grid, 11, 6, 4, 5);
     a.for_each_local([](int gi, int gj, double& v) { v = value_at(gi, gj); });
     file.write_distributed("/features/layer_0", a);

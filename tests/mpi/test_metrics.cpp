@@ -1,4 +1,4 @@
-// Neural-collapse metrics and accuracy (SPEC §3): hand-computed tiny examples, perfectly
+// Neural-collapse metrics and accuracy (docs/numerics.md §10): hand-computed tiny examples, perfectly
 // collapsed data, random data against a serial p x p reference on every grid shape with block
 // sizes that do not divide n or p, degenerate inputs, and input errors agreed on every rank.
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/la/scalapack.hpp>
-#include <deeprfm/metrics/neural_collapse.hpp>
+#include <deeprfm/model/neural_collapse.hpp>
 
 #include "test_helpers.hpp"
 
@@ -22,7 +22,7 @@ namespace {
 using test::kEps;
 
 /// A distributed n x p matrix holding `row_major` (the same on every rank). Local.
-la::DistMatrix<double> make_matrix(const grid::ProcessGrid& g, int n, int p, int block,
+la::DistMatrix<double> make_matrix(const la::ProcessGrid& g, int n, int p, int block,
                                    const std::vector<double>& row_major) {
   la::DistMatrix<double> h(g, n, p, block);
   la::assign_from_replicated(h, row_major.data());
@@ -37,7 +37,7 @@ bool close(double a, double b, double tol) {
 /// The value is bitwise the same on every rank. Collective over MPI_COMM_WORLD.
 bool same_on_all_ranks(double x) { return test::max_over_ranks(x) == -test::max_over_ranks(-x); }
 
-bool same_on_all_ranks(const metrics::CollapseMetrics& m) {
+bool same_on_all_ranks(const model::CollapseMetrics& m) {
   return same_on_all_ranks(m.nc1) && same_on_all_ranks(m.nc1_pinv) &&
          same_on_all_ranks(m.nc2_etf) && same_on_all_ranks(m.nc2_orth) &&
          same_on_all_ranks(m.trace_within) && same_on_all_ranks(m.trace_between) &&
@@ -46,7 +46,7 @@ bool same_on_all_ranks(const metrics::CollapseMetrics& m) {
 
 /// Straightforward serial metrics: plain loops, the p x p Sigma_W and Sigma_B, and the
 /// pseudo-inverse through a dsyevd of Sigma_B (fine for the small p of a test).
-metrics::CollapseMetrics reference_metrics(const std::vector<double>& h, int n, int p,
+model::CollapseMetrics reference_metrics(const std::vector<double>& h, int n, int p,
                                            const std::vector<int>& labels, int classes) {
   const auto P = static_cast<std::size_t>(p);
   std::vector<double> mu(classes * P, 0.0), count(classes, 0.0);
@@ -71,7 +71,7 @@ metrics::CollapseMetrics reference_metrics(const std::vector<double>& h, int n, 
       for (int b = 0; b < p; ++b)
         sb[a * P + b] += (mu[c * P + a] - mu_g[a]) * (mu[c * P + b] - mu_g[b]) / classes;
 
-  metrics::CollapseMetrics m;
+  model::CollapseMetrics m;
   for (int a = 0; a < p; ++a) {
     m.trace_within += sw[a * P + a];
     m.trace_between += sb[a * P + a];
@@ -150,9 +150,9 @@ BOOST_AUTO_TEST_CASE(hand_computed_two_classes) {
   const std::vector<int> labels = {0, 0, 1, 1};
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 3}) {
-      const auto m = metrics::neural_collapse(make_matrix(g, 4, 2, block, h), labels, 2);
+      const auto m = model::neural_collapse(make_matrix(g, 4, 2, block, h), labels, 2);
       const double tol = 16 * kEps;
       DEEPRFM_CHECK_ALL(close(m.trace_within, 1.0, tol));
       DEEPRFM_CHECK_ALL(close(m.trace_between, 6.25, tol));
@@ -183,9 +183,9 @@ BOOST_AUTO_TEST_CASE(hand_computed_three_classes) {
   const double nc2_etf = std::sqrt(2 * (a * a + b * b + c * c));
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 2, 128}) {
-      const auto m = metrics::neural_collapse(make_matrix(g, 5, 2, block, h), labels, 3);
+      const auto m = model::neural_collapse(make_matrix(g, 5, 2, block, h), labels, 3);
       const double tol = 64 * kEps;  // nc1_pinv divides by det = 1/27: a little amplification
       DEEPRFM_CHECK_ALL(close(m.trace_within, 0.8, tol));
       DEEPRFM_CHECK_ALL(close(m.trace_between, 20.0 / 9.0, tol));
@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(hand_computed_three_classes) {
       DEEPRFM_CHECK_ALL(m.between_rank == 2);
       DEEPRFM_CHECK_ALL(same_on_all_ranks(m));
       // The class means themselves.
-      const auto mu = metrics::class_means(make_matrix(g, 5, 2, block, h), labels, 3);
+      const auto mu = model::class_means(make_matrix(g, 5, 2, block, h), labels, 3);
       const std::vector<double> expected = {2, 0, 0, 3, 1, 1};
       DEEPRFM_CHECK_ALL(mu == expected);
     }
@@ -219,9 +219,9 @@ BOOST_AUTO_TEST_CASE(perfect_collapse_simplex_etf) {
   const int n = static_cast<int>(labels.size());
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 4}) {
-      const auto m = metrics::neural_collapse(make_matrix(g, n, p, block, h), labels, classes);
+      const auto m = model::neural_collapse(make_matrix(g, n, p, block, h), labels, classes);
       DEEPRFM_CHECK_ALL(m.trace_within == 0.0);
       DEEPRFM_CHECK_ALL(m.nc1 == 0.0);
       DEEPRFM_CHECK_ALL(m.nc1_pinv == 0.0);
@@ -246,9 +246,9 @@ BOOST_AUTO_TEST_CASE(perfect_collapse_orthogonal_means) {
   }
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 2}) {
-      const auto m = metrics::neural_collapse(make_matrix(g, 8, p, block, h), labels, classes);
+      const auto m = model::neural_collapse(make_matrix(g, 8, p, block, h), labels, classes);
       DEEPRFM_CHECK_ALL(m.nc1 == 0.0);
       DEEPRFM_CHECK_ALL(m.nc1_pinv == 0.0);
       DEEPRFM_CHECK_ALL(std::abs(m.nc2_orth) <= 16 * kEps);
@@ -288,9 +288,9 @@ BOOST_AUTO_TEST_CASE(random_data_matches_serial_reference) {
     const auto ref = reference_metrics(h, cs.n, cs.p, labels, cs.classes);
 
     for (auto shape : test::all_grid_shapes()) {
-      grid::ProcessGrid g(world, shape);
+      la::ProcessGrid g(world, shape);
       const auto m =
-          metrics::neural_collapse(make_matrix(g, cs.n, cs.p, cs.block, h), labels, cs.classes);
+          model::neural_collapse(make_matrix(g, cs.n, cs.p, cs.block, h), labels, cs.classes);
       const double tol = 50.0 * cs.n * kEps;
       auto rel = [](double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(b)); };
       const double err =
@@ -327,8 +327,8 @@ BOOST_AUTO_TEST_CASE(class_means_with_large_offset) {
   }
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
-    const auto mu = metrics::class_means(make_matrix(g, n, p, 5, h), labels, classes);
+    la::ProcessGrid g(world, shape);
+    const auto mu = model::class_means(make_matrix(g, n, p, 5, h), labels, classes);
     double err = 0;
     for (int c = 0; c < classes; ++c)
       for (int j = 0; j < p; ++j)
@@ -348,8 +348,8 @@ BOOST_AUTO_TEST_CASE(degenerate_features_give_nan_not_errors) {
   const std::vector<int> labels = {0, 1, 0, 1};
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
-    const auto m = metrics::neural_collapse(make_matrix(g, 4, 2, 1, h), labels, 2);
+    la::ProcessGrid g(world, shape);
+    const auto m = model::neural_collapse(make_matrix(g, 4, 2, 1, h), labels, 2);
     DEEPRFM_CHECK_ALL(m.trace_within == 0.0 && m.trace_between == 0.0);
     DEEPRFM_CHECK_ALL(std::isnan(m.nc1));
     DEEPRFM_CHECK_ALL(std::isnan(m.nc1_pinv) && m.between_rank == 0);
@@ -364,42 +364,42 @@ BOOST_AUTO_TEST_CASE(input_errors_on_every_rank) {
   const std::vector<double> h = {0, 1, 2, 3, 4, 5, 6, 7};
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     const auto x = make_matrix(g, 4, 2, 1, h);
     // Class 1 of 3 is empty.
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::neural_collapse(x, {0, 0, 2, 2}, 3);
+          model::neural_collapse(x, {0, 0, 2, 2}, 3);
         },
         ErrorKind::input));
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::class_means(x, {0, 0, 2, 2}, 3);
+          model::class_means(x, {0, 0, 2, 2}, 3);
         },
         ErrorKind::input));
     // A label out of range, a wrong label count, a single class.
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::neural_collapse(x, {0, 1, 2, 1}, 2);
+          model::neural_collapse(x, {0, 1, 2, 1}, 2);
         },
         ErrorKind::input));
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::neural_collapse(x, {0, 1, -1, 1}, 2);
+          model::neural_collapse(x, {0, 1, -1, 1}, 2);
         },
         ErrorKind::input));
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::neural_collapse(x, {0, 1, 0}, 2);
+          model::neural_collapse(x, {0, 1, 0}, 2);
         },
         ErrorKind::input));
     DEEPRFM_CHECK_ALL(throws_kind(
         [&] {
-          metrics::neural_collapse(x, {0, 0, 0, 0}, 1);
+          model::neural_collapse(x, {0, 0, 0, 0}, 1);
         },
         ErrorKind::input));
     // The grid is still usable afterwards (nobody is stuck in a collective).
-    const auto m = metrics::neural_collapse(x, {0, 1, 0, 1}, 2);
+    const auto m = model::neural_collapse(x, {0, 1, 0, 1}, 2);
     DEEPRFM_CHECK_ALL(same_on_all_ranks(m));
   }
 }
@@ -423,20 +423,20 @@ BOOST_AUTO_TEST_CASE(accuracy_with_ties) {
   const std::vector<int> labels = {1, 0, 1, 1, 2, 2, 2, 1, 0, 0};
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 2, 3, 128}) {
-      const double acc = metrics::accuracy(make_matrix(g, 10, 3, block, pred), labels);
+      const double acc = model::accuracy(make_matrix(g, 10, 3, block, pred), labels);
       DEEPRFM_CHECK_ALL(acc == 0.6);
     }
     // No samples: NaN, on every rank, without a hang.
     la::DistMatrix<double> empty(g, 0, 3, 2);
-    DEEPRFM_CHECK_ALL(std::isnan(metrics::accuracy(empty, {})));
+    DEEPRFM_CHECK_ALL(std::isnan(model::accuracy(empty, {})));
     // A label outside the classes, a wrong count.
     const auto x = make_matrix(g, 10, 3, 1, pred);
     std::vector<int> bad = labels;
     bad[4] = 3;
-    DEEPRFM_CHECK_ALL(throws_kind([&] { metrics::accuracy(x, bad); }, ErrorKind::input));
-    DEEPRFM_CHECK_ALL(throws_kind([&] { metrics::accuracy(x, {0, 1}); }, ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind([&] { model::accuracy(x, bad); }, ErrorKind::input));
+    DEEPRFM_CHECK_ALL(throws_kind([&] { model::accuracy(x, {0, 1}); }, ErrorKind::input));
   }
 }
 
@@ -457,9 +457,9 @@ BOOST_AUTO_TEST_CASE(accuracy_random_matches_serial) {
   }
   auto world = mpi::Communicator::world();
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid g(world, shape);
+    la::ProcessGrid g(world, shape);
     for (int block : {1, 2, 5}) {
-      const double acc = metrics::accuracy(make_matrix(g, n, classes, block, pred), labels);
+      const double acc = model::accuracy(make_matrix(g, n, classes, block, pred), labels);
       DEEPRFM_CHECK_ALL(acc == static_cast<double>(correct) / n);
     }
   }

@@ -7,13 +7,13 @@
 #include <cmath>
 #include <random>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/data/dataset.hpp>
-#include <deeprfm/krr/kernel_matrix.hpp>
-#include <deeprfm/krr/mixed_precision.hpp>
-#include <deeprfm/krr/solver.hpp>
+#include <deeprfm/model/kernel_matrix.hpp>
+#include <deeprfm/model/mixed_precision.hpp>
+#include <deeprfm/model/solver.hpp>
 #include <deeprfm/la/scalapack.hpp>
-#include <deeprfm/rfm/agop.hpp>
+#include <deeprfm/model/agop.hpp>
 #include <deeprfm/rfm/deep_rfm.hpp>
 
 #include "test_helpers.hpp"
@@ -53,19 +53,19 @@ BOOST_AUTO_TEST_CASE(single_precision_kernel_is_the_rounded_double_kernel) {
   auto world = mpi::Communicator::world();
   const int n = 70, d = 9;
   const auto xs = sphere_points(n, d, 3, 0);
-  kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
+  model::Kernel kernel{model::KernelKind::laplace, 2.0};
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     for (int block : {4, 16}) {
       la::DistMatrix<double> x(grid, n, d, block), k(grid, n, n, block);
       la::assign_from_replicated(x, xs.data());
-      const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      const auto stats = model::assemble_kernel(kernel, x, 0, n, x, true, k);
       for (bool weights : {false, true}) {
         la::DistMatrix<float> kf(grid, n, n, block);
-        krr::assemble_kernel_single(kernel, x, weights, kf);
+        model::assemble_kernel_single(kernel, x, weights, kf);
         la::DistMatrix<double> ref(grid, n, n, block);
-        krr::assemble_kernel(kernel, x, 0, n, x, true, ref);
-        if (weights) krr::kernel_to_gradient_weights(kernel, stats, ref);
+        model::assemble_kernel(kernel, x, 0, n, x, true, ref);
+        if (weights) model::kernel_to_gradient_weights(kernel, stats, ref);
         double err = 0;
         for (int lj = 0; lj < kf.local_cols(); ++lj)
           for (int li = 0; li < kf.local_rows(); ++li)
@@ -83,23 +83,23 @@ BOOST_AUTO_TEST_CASE(refinement_converges_to_the_double_precision_solution) {
   const auto xs = sphere_points(n, d, 5, 0);
   std::vector<int> labels(n);
   for (int i = 0; i < n; ++i) labels[i] = i % classes;
-  kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
+  model::Kernel kernel{model::KernelKind::laplace, 2.0};
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     const int block = 8;
     la::DistMatrix<double> x(grid, n, d, block);
     la::assign_from_replicated(x, xs.data());
     // Double-precision reference.
     la::DistMatrix<double> k(grid, n, n, block), a_ref(grid, n, classes, block);
-    krr::assemble_kernel(kernel, x, 0, n, x, true, k);
-    krr::fill_targets(a_ref, labels);
-    const auto rep = krr::cholesky_solve(k, 0.0, a_ref, "test");
+    model::assemble_kernel(kernel, x, 0, n, x, true, k);
+    model::fill_targets(a_ref, labels);
+    const auto rep = model::cholesky_solve(k, 0.0, a_ref, "test");
     // Mixed precision.
     la::DistMatrix<float> kf(grid, n, n, block);
-    krr::assemble_kernel_single(kernel, x, false, kf);
+    model::assemble_kernel_single(kernel, x, false, kf);
     la::DistMatrix<double> a(grid, n, classes, block), pred(grid, n, classes, block);
-    krr::fill_targets(a, labels);
-    const auto report = krr::mixed_precision_solve(kernel, x, 0.0, kf, a, pred, "test");
+    model::fill_targets(a, labels);
+    const auto report = model::mixed_precision_solve(kernel, x, 0.0, kf, a, pred, "test");
     BOOST_TEST_MESSAGE("residuals " << report.residuals.front() << " ... "
                                     << report.residuals.back() << " in " << report.residuals.size()
                                     << " steps, rcond " << report.rcond);
@@ -127,17 +127,17 @@ BOOST_AUTO_TEST_CASE(ill_conditioned_system_is_refused_with_advice_on_every_rank
     const auto xs = sphere_points(n, d, 7, gap);
     std::vector<int> labels(n);
     for (int i = 0; i < n; ++i) labels[i] = (i / 2) % 2;
-    kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
-    grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+    model::Kernel kernel{model::KernelKind::laplace, 2.0};
+    la::ProcessGrid grid(world, la::most_square_shape(world.size()));
     la::DistMatrix<double> x(grid, n, d, 8);
     la::assign_from_replicated(x, xs.data());
     la::DistMatrix<float> kf(grid, n, n, 8);
-    krr::assemble_kernel_single(kernel, x, false, kf);
+    model::assemble_kernel_single(kernel, x, false, kf);
     la::DistMatrix<double> a(grid, n, 2, 8), pred(grid, n, 2, 8);
-    krr::fill_targets(a, labels);
+    model::fill_targets(a, labels);
     bool refused = false, agreed = false, advice = false;
     try {
-      krr::mixed_precision_solve(kernel, x, 0.0, kf, a, pred, "layer 4");
+      model::mixed_precision_solve(kernel, x, 0.0, kf, a, pred, "layer 4");
     } catch (const Error& e) {
       refused = e.kind() == ErrorKind::numerical;
       agreed = e.agreed();
@@ -158,18 +158,18 @@ BOOST_AUTO_TEST_CASE(agop_with_single_precision_weights_is_close_to_double) {
   std::normal_distribution<double> normal;
   std::vector<double> as(static_cast<std::size_t>(n) * classes);
   for (auto& v : as) v = normal(gen);
-  kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
+  model::Kernel kernel{model::KernelKind::laplace, 2.0};
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     la::DistMatrix<double> x(grid, n, d, 16), a(grid, n, classes, 16), w(grid, n, n, 16);
     la::assign_from_replicated(x, xs.data());
     la::assign_from_replicated(a, as.data());
-    const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, w);
-    krr::kernel_to_gradient_weights(kernel, stats, w);
-    const auto g = rfm::agop(kernel, w, x, a);
+    const auto stats = model::assemble_kernel(kernel, x, 0, n, x, true, w);
+    model::kernel_to_gradient_weights(kernel, stats, w);
+    const auto g = model::agop(kernel, w, x, a);
     la::DistMatrix<float> wf(grid, n, n, 16);
-    krr::assemble_kernel_single(kernel, x, true, wf);
-    const auto gf = rfm::agop(kernel, wf, x, a);
+    model::assemble_kernel_single(kernel, x, true, wf);
+    const auto gf = model::agop(kernel, wf, x, a);
     const double rel = max_rel(gf, g);
     BOOST_TEST_MESSAGE("single-precision AGOP relative error " << rel);
     DEEPRFM_CHECK_ALL(rel < 1e-5);
@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(agop_with_single_precision_weights_is_close_to_double) {
 
 BOOST_AUTO_TEST_CASE(mixed_precision_layer_matches_the_double_precision_layer) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions options;
   options.kind = "synthetic";
   options.n = 240;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/run_control.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
 #include <deeprfm/mlp/run.hpp>
 #include <deeprfm/mlp/trainer.hpp>
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(resume_after_a_stop_reproduces_the_uninterrupted_run) {
   const std::string a = (dir / "a.h5").string();
   DEEPRFM_CHECK_ALL(!fresh_run(a, world, 5).has_value());
   {
-    io::File f(a, io::File::Mode::read_only, world);
+    h5::File f(a, h5::File::Mode::read_only, world);
     DEEPRFM_CHECK_ALL(f.read_attribute_int64("/checkpoint", "completed_epochs") == 5);
     DEEPRFM_CHECK_ALL(f.read_attribute_int64("/checkpoint", "complete") == 0);
     DEEPRFM_CHECK_ALL(f.read_attribute_int64("/", "completed") == 0);
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(resume_after_a_stop_reproduces_the_uninterrupted_run) {
   if (me) {
     const mlp::RunSummary resumed = resume_run(a, solo);
     check_same(resumed, *reference, "stopped at 5 on P ranks, resumed on 1");
-    io::File f(a, io::File::Mode::read_only, solo);
+    h5::File f(a, h5::File::Mode::read_only, solo);
     ok = f.read_attribute_int64("/checkpoint", "complete") == 1 &&
          f.read_attribute_int64("/", "completed") == 1 && f.exists("/weights/readout") &&
          f.exists("/measurements/epoch_0009/layer_02/agop") &&
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(contradicting_resumes_are_refused) {
   // A file that is not a deeprfm-mlp checkpoint.
   const std::string other = (dir / "other.h5").string();
   {
-    io::File f(other, io::File::Mode::create_exclusive, world);
+    h5::File f(other, h5::File::Mode::create_exclusive, world);
     f.write_attribute("/", "program", std::string("deeprfm"));
     f.ensure_group("/config");
   }
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(contradicting_resumes_are_refused) {
 
 BOOST_AUTO_TEST_CASE(a_non_finite_loss_is_an_agreed_error) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions o;
   o.kind = "synthetic";
   o.n = 60;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 #include "mlp_cli.hpp"
 #include "test_helpers.hpp"

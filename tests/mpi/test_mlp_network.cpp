@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(batched_agop_matches_per_sample_jacobians) {
 
 BOOST_AUTO_TEST_CASE(distributed_agop_matches_brute_force_over_the_training_set) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions options;
   options.kind = "synthetic";
   options.n = 37;  // does not divide the rank counts
@@ -265,7 +265,7 @@ BOOST_AUTO_TEST_CASE(distributed_agop_matches_brute_force_over_the_training_set)
 
 BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid column_grid(world, {world.size(), 1});
+  la::ProcessGrid column_grid(world, {world.size(), 1});
   // Features: class means live in coordinates 0 and 1, within-class noise in 2..5.
   const int n = 30, p = 6, C = 3;
   std::vector<int> labels(n);
@@ -298,7 +298,7 @@ BOOST_AUTO_TEST_CASE(nc1_decomposition_on_constructed_layers) {
   const mlp::LayerCollapse b = mlp::layer_collapse(h, w2, p, p, labels, C);
   la::DistMatrix<double> linear = mlp::make_row_sharded(column_grid, n, p);
   mlp::multiply_rows_local(h, w2.data(), p, p, false, linear);
-  const metrics::CollapseMetrics lin = metrics::neural_collapse(linear, labels, C);
+  const model::CollapseMetrics lin = model::neural_collapse(linear, labels, C);
   BOOST_TEST_MESSAGE("full-rank W: NC1 " << b.input.nc1 << " -> " << b.projected.nc1
                                          << " (W H: " << lin.nc1 << ") -> " << b.mapped.nc1);
   DEEPRFM_CHECK_ALL(std::abs(b.projected.nc1 - lin.nc1) <= 1e-12 * lin.nc1);

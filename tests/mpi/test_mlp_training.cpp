@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include <deeprfm/data/dataset.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
 #include <deeprfm/mlp/trainer.hpp>
 
@@ -25,7 +25,7 @@ struct ShortRun {
 
 ShortRun short_run(const mpi::Communicator& comm, const data::DataOptions& options,
                    const mlp::MlpConfig& config, int epochs) {
-  grid::ProcessGrid grid(comm, grid::most_square_shape(comm.size()));
+  la::ProcessGrid grid(comm, la::most_square_shape(comm.size()));
   auto data = data::load_train_test(options, grid, 8);
   mlp::Trainer trainer(config, data);
   ShortRun out;
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
     return;
   }
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   data::DataOptions options;  // fashion-mnist from the default folder
   options.n = 300;
   options.n_test = 200;
@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
 
 BOOST_AUTO_TEST_CASE(results_file_has_the_documented_layout) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   auto data = data::load_train_test(small_synthetic(), grid, 8);
   mlp::MlpConfig config;
   config.hidden_layers = 2;
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(results_file_has_the_documented_layout) {
   }
   DEEPRFM_CHECK_ALL(refused);
 
-  io::File f(path, io::File::Mode::read_only, world);
+  h5::File f(path, h5::File::Mode::read_only, world);
   DEEPRFM_CHECK_ALL(f.read_attribute_string("/", "program") == "deeprfm-mlp");
   DEEPRFM_CHECK_ALL(f.read_attribute_int64("/", "completed") == 1);
   DEEPRFM_CHECK_ALL(f.read_attribute_string("/config", "epochs") == "2");

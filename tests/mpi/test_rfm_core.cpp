@@ -8,13 +8,13 @@
 #include <cmath>
 #include <random>
 
-#include <deeprfm/core/error.hpp>
-#include <deeprfm/krr/kernel_matrix.hpp>
-#include <deeprfm/krr/solver.hpp>
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/model/kernel_matrix.hpp>
+#include <deeprfm/model/solver.hpp>
 #include <deeprfm/la/scalapack.hpp>
-#include <deeprfm/rfm/agop.hpp>
-#include <deeprfm/rfm/feature_map.hpp>
-#include <deeprfm/rfm/matrix_sqrt.hpp>
+#include <deeprfm/model/agop.hpp>
+#include <deeprfm/model/feature_map.hpp>
+#include <deeprfm/la/matrix_sqrt.hpp>
 
 #include "test_helpers.hpp"
 
@@ -68,20 +68,20 @@ BOOST_AUTO_TEST_CASE(kernel_matrix_matches_serial_with_duplicates_and_near_pairs
   auto world = mpi::Communicator::world();
   const int n = 37, d = 9;
   const auto xs = sample_points(n, d, 7, true);
-  for (auto kind : {kernels::KernelKind::laplace, kernels::KernelKind::gaussian}) {
-    kernels::Kernel kernel{kind, 1.5};
+  for (auto kind : {model::KernelKind::laplace, model::KernelKind::gaussian}) {
+    model::Kernel kernel{kind, 1.5};
     for (auto shape : test::all_grid_shapes()) {
-      grid::ProcessGrid grid(world, shape);
+      la::ProcessGrid grid(world, shape);
       la::DistMatrix<double> x(grid, n, d, 4);
       la::assign_from_replicated(x, xs.data());
       la::DistMatrix<double> k(grid, n, n, 4);
-      const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      const auto stats = model::assemble_kernel(kernel, x, 0, n, x, true, k);
       const auto kf = la::replicate(k);
       double err = 0;
       for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) {
           const double r = distance(&xs[i * d], &xs[j * d], d);
-          const double ref = kind == kernels::KernelKind::laplace
+          const double ref = kind == model::KernelKind::laplace
                                  ? std::exp(-r / 1.5)
                                  : std::exp(-r * r / (2 * 1.5 * 1.5));
           err = std::max(err, std::abs(kf[i * n + j] - ref));
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(kernel_matrix_matches_serial_with_duplicates_and_near_pairs
       DEEPRFM_CHECK_ALL(stats.coincident_pairs == 2);
       // The near pair's distance 1e-7/|x| is recovered to high relative accuracy.
       const double r25 = distance(&xs[2 * d], &xs[5 * d], d);
-      if (kind == kernels::KernelKind::laplace) {
+      if (kind == model::KernelKind::laplace) {
         const double r_from_k = -1.5 * std::log(kf[2 * n + 5]);
         DEEPRFM_CHECK_ALL(std::abs(r_from_k - r25) < 1e-6 * r25);
       }
@@ -114,15 +114,15 @@ BOOST_AUTO_TEST_CASE(rectangular_kernel_block_with_row_offset) {
   const int n = 23, m_all = 19, d = 5;
   const auto zs = sample_points(n, d, 3, false);
   const auto xs = sample_points(m_all, d, 4, false);
-  kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
+  model::Kernel kernel{model::KernelKind::laplace, 2.0};
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     la::DistMatrix<double> z(grid, n, d, 3), x(grid, m_all, d, 3);
     la::assign_from_replicated(z, zs.data());
     la::assign_from_replicated(x, xs.data());
     const int row0 = 7, m = 10;
     la::DistMatrix<double> k(grid, m, n, 3);
-    krr::assemble_kernel(kernel, x, row0, m, z, false, k);
+    model::assemble_kernel(kernel, x, row0, m, z, false, k);
     const auto kf = la::replicate(k);
     double err = 0;
     for (int i = 0; i < m; ++i)
@@ -136,21 +136,21 @@ BOOST_AUTO_TEST_CASE(rectangular_kernel_block_with_row_offset) {
 
 BOOST_AUTO_TEST_CASE(normalize_rows_and_zero_row_error) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   const int n = 11, d = 6;
   std::vector<double> xs(n * d);
   for (int i = 0; i < n * d; ++i) xs[i] = std::sin(i + 1.0);
   la::DistMatrix<double> x(grid, n, d, 4);
   la::assign_from_replicated(x, xs.data());
-  krr::normalize_rows(x, "test");
-  const auto norms = krr::row_squared_norms(x);
+  model::normalize_rows(x, "test");
+  const auto norms = model::row_squared_norms(x);
   bool ok = true;
   for (double v : norms) ok = ok && std::abs(v - 1.0) < 4 * d * kEps;
   DEEPRFM_CHECK_ALL(ok);
   // A zero row is refused on every rank alike (no hang).
   for (int j = 0; j < d; ++j) xs[4 * d + j] = 0.0;
   la::assign_from_replicated(x, xs.data());
-  BOOST_CHECK_THROW(krr::normalize_rows(x, "test"), Error);
+  BOOST_CHECK_THROW(model::normalize_rows(x, "test"), Error);
 }
 
 BOOST_AUTO_TEST_CASE(cholesky_solve_matches_serial_and_reports_residual) {
@@ -159,28 +159,28 @@ BOOST_AUTO_TEST_CASE(cholesky_solve_matches_serial_and_reports_residual) {
   const auto xs = sample_points(n, d, 11, false);
   std::vector<int> labels(n);
   for (int i = 0; i < n; ++i) labels[i] = i % classes;
-  kernels::Kernel kernel{kernels::KernelKind::laplace, 2.0};
+  model::Kernel kernel{model::KernelKind::laplace, 2.0};
   for (double ridge : {0.0, 1e-2}) {
     for (auto shape : test::all_grid_shapes()) {
-      grid::ProcessGrid grid(world, shape);
+      la::ProcessGrid grid(world, shape);
       la::DistMatrix<double> x(grid, n, d, 5);
       la::assign_from_replicated(x, xs.data());
       la::DistMatrix<double> k(grid, n, n, 5), a(grid, n, classes, 5), y(grid, n, classes, 5);
-      const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, k);
+      const auto stats = model::assemble_kernel(kernel, x, 0, n, x, true, k);
       const auto kfull = la::replicate(k);
-      krr::fill_targets(a, labels);
-      krr::fill_targets(y, labels);
-      const auto report = krr::cholesky_solve(k, ridge, a, "test");  // pdlansy's norm
+      model::fill_targets(a, labels);
+      model::fill_targets(y, labels);
+      const auto report = model::cholesky_solve(k, ridge, a, "test");  // pdlansy's norm
       DEEPRFM_CHECK_ALL(std::abs(report.anorm - (stats.one_norm + ridge)) <=
                         4 * n * kEps * report.anorm);
-      krr::assemble_kernel(kernel, x, 0, n, x, true, k);
-      const double res = krr::relative_residual(k, ridge, a, y);
+      model::assemble_kernel(kernel, x, 0, n, x, true, k);
+      const double res = model::relative_residual(k, ridge, a, y);
       {
         // The same solve with the norm from the assembly: the same condition estimate.
         la::DistMatrix<double> k2(grid, n, n, 5), a2(grid, n, classes, 5);
-        krr::assemble_kernel(kernel, x, 0, n, x, true, k2);
-        krr::fill_targets(a2, labels);
-        const auto fused = krr::cholesky_solve(k2, ridge, a2, "test", stats.one_norm);
+        model::assemble_kernel(kernel, x, 0, n, x, true, k2);
+        model::fill_targets(a2, labels);
+        const auto fused = model::cholesky_solve(k2, ridge, a2, "test", stats.one_norm);
         DEEPRFM_CHECK_ALL(std::abs(fused.rcond - report.rcond) <= 1e-10 * report.rcond);
       }
       const double cond = 1.0 / report.rcond;
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(cholesky_solve_matches_serial_and_reports_residual) {
 
 BOOST_AUTO_TEST_CASE(singular_ridgeless_system_fails_on_every_rank_with_advice) {
   auto world = mpi::Communicator::world();
-  grid::ProcessGrid grid(world, grid::most_square_shape(world.size()));
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
   const int n = 12;
   // A rank-one "kernel" matrix: all ones. Cholesky must fail at pivot 2.
   la::DistMatrix<double> k(grid, n, n, 4), a(grid, n, 2, 4);
@@ -220,7 +220,7 @@ BOOST_AUTO_TEST_CASE(singular_ridgeless_system_fails_on_every_rank_with_advice) 
   bool threw = false;
   std::string message;
   try {
-    krr::cholesky_solve(k, 0.0, a, "layer 7");
+    model::cholesky_solve(k, 0.0, a, "layer 7");
   } catch (const Error& e) {
     threw = e.kind() == ErrorKind::numerical;
     message = e.what();
@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(singular_ridgeless_system_fails_on_every_rank_with_advice) 
   DEEPRFM_CHECK_ALL(threw);
   DEEPRFM_CHECK_ALL(message.find("layer 7") != std::string::npos);
   DEEPRFM_CHECK_ALL(message.find("--ridge") != std::string::npos);
-  BOOST_CHECK_THROW(krr::cholesky_solve(k, -1.0, a, "x"), Error);
+  BOOST_CHECK_THROW(model::cholesky_solve(k, -1.0, a, "x"), Error);
 }
 
 BOOST_AUTO_TEST_CASE(agop_matches_brute_force_per_sample_jacobians) {
@@ -243,8 +243,8 @@ BOOST_AUTO_TEST_CASE(agop_matches_brute_force_per_sample_jacobians) {
     // terms of size w ~ 1e7 that cancel to O(1): its error is eps * max w, not eps. The bound
     // below carries that factor (docs/numerics.md); without near pairs it is n * eps.
     const auto xs = sample_points(n, d, 5, near_pairs);
-    for (auto kind : {kernels::KernelKind::laplace, kernels::KernelKind::gaussian}) {
-      kernels::Kernel kernel{kind, 1.3};
+    for (auto kind : {model::KernelKind::laplace, model::KernelKind::gaussian}) {
+      model::Kernel kernel{kind, 1.3};
       const double t = kernel.gradient_scale();
       double w_max = 1.0;
       // Brute force: J_i[c][:] = sum_j a_jc grad_x k(x_i, x_j), G = (1/n) sum_i J_i^T J_i.
@@ -254,8 +254,8 @@ BOOST_AUTO_TEST_CASE(agop_matches_brute_force_per_sample_jacobians) {
         for (int j = 0; j < n; ++j) {
           const double r = distance(&xs[i * d], &xs[j * d], d);
           double w;
-          if (kind == kernels::KernelKind::laplace) {
-            if (r < kernels::kLaplaceGradientCutoff) continue;  // dropped pair
+          if (kind == model::KernelKind::laplace) {
+            if (r < model::kLaplaceGradientCutoff) continue;  // dropped pair
             w = std::exp(-r / 1.3) / r;
           } else {
             w = std::exp(-r * r / (2 * 1.3 * 1.3));
@@ -271,14 +271,14 @@ BOOST_AUTO_TEST_CASE(agop_matches_brute_force_per_sample_jacobians) {
       }
       for (auto shape : test::all_grid_shapes()) {
         for (int block : {4, 64}) {
-          grid::ProcessGrid grid(world, shape);
+          la::ProcessGrid grid(world, shape);
           la::DistMatrix<double> x(grid, n, d, block), a(grid, n, classes, block);
           la::assign_from_replicated(x, xs.data());
           la::assign_from_replicated(a, as.data());
           la::DistMatrix<double> w(grid, n, n, block);
-          const auto stats = krr::assemble_kernel(kernel, x, 0, n, x, true, w);
-          krr::kernel_to_gradient_weights(kernel, stats, w);
-          const auto g = rfm::agop(kernel, w, x, a);
+          const auto stats = model::assemble_kernel(kernel, x, 0, n, x, true, w);
+          model::kernel_to_gradient_weights(kernel, stats, w);
+          const auto g = model::agop(kernel, w, x, a);
           const double rel = max_abs_diff(g, g_ref) / frobenius(g_ref);
           BOOST_TEST_MESSAGE("agop relative error " << rel << " (max weight " << w_max << ")");
           DEEPRFM_CHECK_ALL(rel < 10 * n * kEps * w_max);
@@ -304,7 +304,7 @@ BOOST_AUTO_TEST_CASE(matrix_square_root_and_clipping) {
   for (int i = 0; i < d; ++i)
     for (int j = 0; j < d; ++j)
       for (int k = 0; k < 5; ++k) g[i * d + j] += b[i * 5 + k] * b[j * 5 + k];
-  const auto s = rfm::symmetric_sqrt(g, d, world);
+  const auto s = la::symmetric_sqrt(g, d, world);
   std::vector<double> ss(d * d, 0.0);
   for (int i = 0; i < d; ++i)
     for (int j = 0; j < d; ++j)
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(matrix_square_root_and_clipping) {
   // A negative-definite direction is clipped, not square-rooted into NaN.
   std::vector<double> neg(d * d, 0.0);
   for (int i = 0; i < d; ++i) neg[i * d + i] = i == 0 ? -1.0 : 4.0;
-  const auto sn = rfm::symmetric_sqrt(neg, d, world);
+  const auto sn = la::symmetric_sqrt(neg, d, world);
   DEEPRFM_CHECK_ALL(sn.clipped == 1);
   DEEPRFM_CHECK_ALL(std::abs(sn.sqrt[0]) < kEps && std::abs(sn.sqrt[d + 1] - 2.0) < 10 * kEps);
 }
@@ -322,12 +322,12 @@ BOOST_AUTO_TEST_CASE(matrix_square_root_and_clipping) {
 BOOST_AUTO_TEST_CASE(feature_map_is_rank_independent_and_matches_serial) {
   auto world = mpi::Communicator::world();
   const int n = 17, d = 6, width = 10;
-  const auto w1 = rfm::random_feature_matrix(width, d, 42, 3, rfm::FeatureInit::gaussian);
-  const auto w2 = rfm::random_feature_matrix(width, d, 42, 3, rfm::FeatureInit::gaussian);
-  const auto w3 = rfm::random_feature_matrix(width, d, 42, 4, rfm::FeatureInit::gaussian);
+  const auto w1 = model::random_feature_matrix(width, d, 42, 3, model::FeatureInit::gaussian);
+  const auto w2 = model::random_feature_matrix(width, d, 42, 3, model::FeatureInit::gaussian);
+  const auto w3 = model::random_feature_matrix(width, d, 42, 4, model::FeatureInit::gaussian);
   BOOST_CHECK(w1 == w2);
   BOOST_CHECK(w1 != w3);
-  const auto wu = rfm::random_feature_matrix(width, d, 42, 3, rfm::FeatureInit::uniform);
+  const auto wu = model::random_feature_matrix(width, d, 42, 3, model::FeatureInit::uniform);
   const double bound = 1.0 / std::sqrt(double(d));
   BOOST_CHECK(std::all_of(wu.begin(), wu.end(), [&](double v) { return std::abs(v) <= bound; }));
   // Every rank drew the same bits.
@@ -339,10 +339,10 @@ BOOST_AUTO_TEST_CASE(feature_map_is_rank_independent_and_matches_serial) {
 
   const auto xs = sample_points(n, d, 2, false);
   for (auto shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     la::DistMatrix<double> x(grid, n, d, 4), out(grid, n, width, 4);
     la::assign_from_replicated(x, xs.data());
-    rfm::apply_random_features(x, w1, width, out);
+    model::apply_random_features(x, w1, width, out);
     const auto of = la::replicate(out);
     double err = 0;
     for (int i = 0; i < n; ++i)

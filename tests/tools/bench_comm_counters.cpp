@@ -15,7 +15,7 @@
 #include <vector>
 
 #ifndef DEEPRFM_BENCH_NO_COUNTERS
-#include <deeprfm/core/comm_counters.hpp>
+#include <deeprfm/mpi/comm_counters.hpp>
 #endif
 
 namespace {

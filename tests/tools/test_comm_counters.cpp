@@ -1,4 +1,4 @@
-// The MPI byte counters of core/comm_counters.hpp: calls made from inside libscalapack (PBLAS
+// The MPI byte counters of mpi/comm_counters.hpp: calls made from inside libscalapack (PBLAS
 // pdgemm, through BLACS) are intercepted, a run on one rank communicates nothing, the counted
 // volumes follow the documented definition, ScopedPhase books the bytes of its phase, and the
 // off-node part is exact for sends and follows the q/(p-1) model for collectives, on
@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/comm_counters.hpp>
-#include <deeprfm/core/timer.hpp>
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/mpi/comm_counters.hpp>
+#include <deeprfm/mpi/timer.hpp>
+#include <deeprfm/la/process_grid.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/mpi/communicator.hpp>
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(pdgemm_inside_scalapack_is_counted) {
   const auto world = mpi::Communicator::world();
   const int p = world.size();
   for (const auto& shape : test::all_grid_shapes()) {
-    grid::ProcessGrid grid(world, shape);
+    la::ProcessGrid grid(world, shape);
     const int n = 150, k = 70, block = 16;  // sizes that do not divide the block size
     la::DistMatrix<double> a(grid, n, k, block), b(grid, k, n, block), c(grid, n, n, block);
     a.for_each_local([](int i, int j, double& v) { v = 1.0 + i - 0.5 * j; });

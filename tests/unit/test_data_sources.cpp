@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 #include <deeprfm/data/cifar10.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/data/idx.hpp>

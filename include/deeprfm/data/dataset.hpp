@@ -1,5 +1,5 @@
 #pragma once
-/// Data: sample sources (file formats, synthetic), selection, preprocessing (SPEC §1) and the
+/// Data: sample sources (file formats, synthetic), selection, preprocessing (docs/numerics.md §1) and the
 /// block-cyclic distributed data set that the rest of the program uses.
 #include <cstddef>
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/process_grid.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
 
 namespace deeprfm::data {
@@ -92,7 +92,7 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm);
 std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
                                                 std::int64_t n);
 
-/// Per-feature statistics of a data set (SPEC §1).
+/// Per-feature statistics of a data set (docs/numerics.md §1).
 struct FeatureStatistics {
   std::vector<double> mean;  ///< (d)
   std::vector<double> std;   ///< (d), n-1 denominator; exactly 0 for a constant feature
@@ -120,7 +120,7 @@ inline constexpr std::size_t kDefaultReadChunkBytes = std::size_t(16) << 20;
 /// grid.full(); every failure (I/O, bad values) is agreed across ranks.
 la::DistMatrix<double> read_distributed(SampleSource& source,
                                         const std::vector<std::int64_t>& selection,
-                                        const grid::ProcessGrid& grid, int block,
+                                        const la::ProcessGrid& grid, int block,
                                         const std::string& set_name,
                                         std::size_t chunk_bytes = kDefaultReadChunkBytes);
 
@@ -129,9 +129,9 @@ la::DistMatrix<double> read_distributed(SampleSource& source,
 /// Local (pure).
 int resolve_classes(const DataOptions& options, const SampleSource& train);
 
-/// Load, select, distribute and preprocess (SPEC §1: standardisation with training
+/// Load, select, distribute and preprocess (docs/numerics.md §1: standardisation with training
 /// statistics; NaN/Inf rejected) both sets onto `grid` with the given block size.
 /// Collective over the grid. Every failure is agreed across ranks.
-TrainTest load_train_test(const DataOptions& options, const grid::ProcessGrid& grid, int block);
+TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& grid, int block);
 
 }  // namespace deeprfm::data

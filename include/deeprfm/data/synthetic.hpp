@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/random.hpp>
+#include <deeprfm/base/random.hpp>
 #include <deeprfm/data/dataset.hpp>
 
 namespace deeprfm::data {

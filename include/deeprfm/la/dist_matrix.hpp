@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/process_grid.hpp>
 #include <deeprfm/la/distribution.hpp>
 
 namespace deeprfm::la {
@@ -20,13 +20,13 @@ class DistMatrix {
  public:
   DistMatrix() = default;
   /// A zero-filled global_rows x global_cols matrix in blocks of block x block. Local.
-  DistMatrix(const grid::ProcessGrid& grid, int global_rows, int global_cols,
+  DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols,
              int block = kDefaultBlockSize);
   /// Same, with separate row and column block sizes. Local.
-  DistMatrix(const grid::ProcessGrid& grid, int global_rows, int global_cols, int row_block,
+  DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols, int row_block,
              int col_block);
 
-  const grid::ProcessGrid& grid() const { return *grid_; }
+  const la::ProcessGrid& grid() const { return *grid_; }
   const Distribution& dist() const { return dist_; }
   int rows() const { return dist_.global_rows(); }
   int cols() const { return dist_.global_cols(); }
@@ -66,7 +66,7 @@ class DistMatrix {
   void reset();
 
  private:
-  const grid::ProcessGrid* grid_ = nullptr;
+  const la::ProcessGrid* grid_ = nullptr;
   Distribution dist_;
   std::array<int, 9> desc_{};
   std::vector<T> local_;

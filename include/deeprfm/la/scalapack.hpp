@@ -93,9 +93,10 @@ class DistMatrix;
 
 /// PBLAS's logical block size: the panel width in which reference PBLAS splits pdgemm,
 /// pdsyrk and pdtrsm (and so pdpotrf, pdpotrs, pdpocon) into local BLAS calls. ScaLAPACK
-/// reads it from PILAENV, a routine its documentation leaves to the user to tune; deeprfm
-/// defines PILAENV (in src/la/scalapack.cpp, which every program that calls ScaLAPACK through
-/// the wrappers below links) to return this value. The reference value, 32, turns the updates
+/// reads it from PILAENV, a routine its documentation leaves to the user to tune; the separate
+/// target deeprfm::pilaenv (src/instrument/pilaenv.cpp), which deeprfm's programs link, defines
+/// PILAENV to return this value. A program linking only deeprfm::deeprfm keeps its ScaLAPACK's
+/// own PILAENV, and this setting then has no effect (pblas_logical_block_queries() stays 0). The reference value, 32, turns the updates
 /// inside pdpotrf into rank-32 local GEMMs and cost it 5-8 points of the DGEMM rate at
 /// n = 16000 on 2 ranks (docs/performance.md). Default 512. Vendor libraries (MKL, LibSci) may
 /// ignore it. Set it to the same value on every rank, before ScaLAPACK runs. Local (process-wide).
@@ -111,6 +112,11 @@ int default_pblas_logical_block(int block);
 /// ScaLAPACK call means the library resolved PILAENV internally and the setting has no
 /// effect. Local.
 long pblas_logical_block_queries();
+
+namespace detail {
+/// Called by deeprfm::pilaenv's PILAENV only: counts the query and returns the setting. Local.
+int answer_pilaenv_query();
+}  // namespace detail
 }  // namespace deeprfm::la
 
 namespace deeprfm::la::scalapack {

@@ -1,11 +1,11 @@
 #pragma once
 /// deeprfm-mlp's results file as a checkpoint (docs/mlp.md, "Checkpoints and resume"), the MLP
-/// counterpart of io::RunStore. After a commit the results file holds the configuration, the
+/// counterpart of rfm::RunStore. After a commit the results file holds the configuration, the
 /// data's labels, every measurement and epoch record so far and a /checkpoint group naming a
 /// companion state file `<output>.epochNNNN.state.h5` with the replicated weights and the
 /// optimiser state (moments, step count). The minibatch order depends only on (seed, epoch),
 /// so the epoch count is the random generator's position. Every commit is atomic, as in
-/// src/io/run_store.cpp: the state file and a copy of the results file are written under
+/// src/rfm/run_store.cpp: the state file and a copy of the results file are written under
 /// temporary names, rank 0 fsyncs and renames them over the old ones (rename(2) is atomic),
 /// and the previous state file is removed last. A crash at any instant leaves the previous
 /// complete checkpoint or the new one; the results file is never written in place.

@@ -1,5 +1,5 @@
 #pragma once
-/// The MLP experiment's parameters (SPEC §5, issue 6): architecture, optimiser, schedule of
+/// The MLP experiment's parameters (docs/mlp.md): architecture, optimiser, schedule of
 /// measurements. The defaults follow the paper's Appendix C where its numbers survived.
 #include <cstdint>
 #include <string>

@@ -1,11 +1,11 @@
 #pragma once
-/// The paper's Section 4 measurements of one hidden layer W = U Sigma V^T (SPEC §5): neural
+/// The paper's Section 4 measurements of one hidden layer W = U Sigma V^T (docs/mlp.md, Measurements): neural
 /// collapse of the layer input H, of Sigma V^T H and of ReLU(U Sigma V^T H), and the Neural
 /// Feature Ansatz correlations between W^T W and the AGOP with respect to H.
 #include <vector>
 
 #include <deeprfm/la/dist_matrix.hpp>
-#include <deeprfm/metrics/neural_collapse.hpp>
+#include <deeprfm/model/neural_collapse.hpp>
 #include <deeprfm/mpi/communicator.hpp>
 
 namespace deeprfm::mlp {
@@ -25,9 +25,9 @@ RightSingularStructure right_singular_structure(const std::vector<double>& w, in
 
 /// The three stages of one layer.
 struct LayerCollapse {
-  metrics::CollapseMetrics input;      ///< of H (n x cols)
-  metrics::CollapseMetrics projected;  ///< of (Sigma V^T H^T)^T = H V Sigma (n x k)
-  metrics::CollapseMetrics mapped;     ///< of ReLU(H W^T) (n x rows)
+  model::CollapseMetrics input;      ///< of H (n x cols)
+  model::CollapseMetrics projected;  ///< of (Sigma V^T H^T)^T = H V Sigma (n x k)
+  model::CollapseMetrics mapped;     ///< of ReLU(H W^T) (n x rows)
   std::vector<double> singular_values;
 };
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include <deeprfm/data/dataset.hpp>
-#include <deeprfm/io/hdf5.hpp>
+#include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/mlp/trainer.hpp>
 
 namespace deeprfm::mlp {
@@ -32,7 +32,7 @@ class ResultsWriter {
   ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm);
   /// Open or create with an explicit mode (the checkpoint store writes copies in read_write
   /// mode). Collective over comm.
-  ResultsWriter(const std::string& path, io::File::Mode mode, const mpi::Communicator& comm);
+  ResultsWriter(const std::string& path, h5::File::Mode mode, const mpi::Communicator& comm);
   /// Root attributes (program, version, command line, ranks, BLAS) and /config (every option
   /// as text). Collective.
   void write_run_info(const std::string& command_line,
@@ -56,10 +56,10 @@ class ResultsWriter {
   /// Root attribute "wall_seconds" and "completed" = 1. Flushes. Collective.
   void finish(double wall_seconds);
   const std::string& path() const { return file_.path(); }
-  io::File& file() { return file_; }
+  h5::File& file() { return file_; }
 
  private:
-  io::File file_;
+  h5::File file_;
 };
 
 }  // namespace deeprfm::mlp

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include <deeprfm/core/run_control.hpp>
+#include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
 #include <deeprfm/mlp/config.hpp>
@@ -48,7 +48,7 @@ struct RunSummary {
 /// Run (existing == nullptr) or continue (existing: an opened checkpoint whose stored options
 /// `settings` were built from) the training. Commits a checkpoint after every measurement,
 /// every `checkpoint_every` epochs and when a stop signal is agreed at an epoch end; then
-/// throws StopRequested (core/run_control.hpp) on every rank. A non-finite loss is an agreed
+/// throws StopRequested (runtime/run_control.hpp) on every rank. A non-finite loss is an agreed
 /// Error(numerical). Rank 0 prints progress unless `quiet`. Collective over world.
 RunSummary run_mlp(const RunSettings& settings, const mpi::Communicator& world,
                    CheckpointStore* existing);

@@ -1,5 +1,5 @@
 #pragma once
-/// Data-parallel training of the MLP and its periodic measurements (issue 6). Each rank holds
+/// Data-parallel training of the MLP and its periodic measurements (docs/mlp.md). Each rank holds
 /// a contiguous shard of the training rows with every feature (mlp/row_shards.hpp) and the
 /// whole (replicated) network. A step's global minibatch is fixed by (seed, epoch) alone;
 /// every rank computes the gradient of the minibatch rows it holds with BLAS-3, one
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include <deeprfm/data/dataset.hpp>
-#include <deeprfm/grid/process_grid.hpp>
+#include <deeprfm/la/process_grid.hpp>
 #include <deeprfm/mlp/config.hpp>
 #include <deeprfm/mlp/measurements.hpp>
 #include <deeprfm/mlp/network.hpp>
@@ -84,7 +84,7 @@ class Trainer {
   const MlpConfig& config() const { return config_; }
   int train_rows() const { return n_; }
   /// The P x 1 grid of the row-sharded data (its full() communicator spans every rank).
-  const grid::ProcessGrid& column_grid() const { return *column_grid_; }
+  const la::ProcessGrid& column_grid() const { return *column_grid_; }
 
  private:
   /// Sum of squared errors and number of correct argmax predictions of the network on the
@@ -97,7 +97,7 @@ class Trainer {
 
   MlpConfig config_;
   int n_ = 0, n_test_ = 0, classes_ = 0;
-  std::unique_ptr<grid::ProcessGrid> column_grid_;
+  std::unique_ptr<la::ProcessGrid> column_grid_;
   la::DistMatrix<double> x_, x_test_;
   std::vector<int> labels_, test_labels_;
   Network net_;

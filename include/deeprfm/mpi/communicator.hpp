@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include <deeprfm/core/error.hpp>
+#include <deeprfm/base/error.hpp>
 
 namespace deeprfm::mpi {
 

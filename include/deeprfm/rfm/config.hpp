@@ -1,19 +1,19 @@
 #pragma once
-/// The Deep RFM model's parameters (SPEC §2 defaults from the paper's experiments).
+/// The Deep RFM model's parameters (defaults from the paper's experiments, docs/numerics.md §2).
 #include <cstdint>
 
-#include <deeprfm/kernels/kernel.hpp>
+#include <deeprfm/model/kernel.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
-#include <deeprfm/rfm/feature_map.hpp>
+#include <deeprfm/model/feature_map.hpp>
 
 namespace deeprfm::rfm {
 
 struct ModelConfig {
-  kernels::Kernel kernel;  ///< Laplace, bandwidth 2.0
+  model::Kernel kernel;  ///< Laplace, bandwidth 2.0
   double ridge = 0.0;      ///< mu; 0 = ridgeless (the paper)
   int width = 512;         ///< D, random-feature width
   int layers = 8;          ///< L
-  FeatureInit feature_init = FeatureInit::gaussian;
+  model::FeatureInit feature_init = model::FeatureInit::gaussian;
   std::uint64_t seed = 1;             ///< seeds W_l (and synthetic data)
   int block = la::kDefaultBlockSize;  ///< block-cyclic block size
   double residual_tolerance = 1e-6;   ///< a solve with a larger relative residual fails

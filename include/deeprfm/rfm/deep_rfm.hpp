@@ -1,14 +1,14 @@
 #pragma once
-/// One Deep RFM layer (SPEC §2, Algorithm 1 of the paper) on distributed data, with the
-/// neural-collapse metrics at its three stages (SPEC §3).
+/// One Deep RFM layer (Algorithm 1 of the paper, docs/numerics.md §2) on distributed data, with the
+/// neural-collapse metrics at its three stages (docs/numerics.md §10).
 #include <limits>
 #include <string>
 #include <vector>
 
-#include <deeprfm/core/timer.hpp>
-#include <deeprfm/krr/kernel_matrix.hpp>
+#include <deeprfm/mpi/timer.hpp>
+#include <deeprfm/model/kernel_matrix.hpp>
 #include <deeprfm/la/dist_matrix.hpp>
-#include <deeprfm/metrics/neural_collapse.hpp>
+#include <deeprfm/model/neural_collapse.hpp>
 #include <deeprfm/rfm/config.hpp>
 
 namespace deeprfm::rfm {
@@ -17,9 +17,9 @@ namespace deeprfm::rfm {
 struct LayerResult {
   int layer = 0;                             ///< 0-based
   int dim_in = 0;                            ///< d of this layer's input
-  metrics::CollapseMetrics input;            ///< X_l (after row normalisation)
-  metrics::CollapseMetrics projected;        ///< X_l S
-  metrics::CollapseMetrics mapped;           ///< X_{l+1} = ReLU(X_l S W_l^T)
+  model::CollapseMetrics input;            ///< X_l (after row normalisation)
+  model::CollapseMetrics projected;        ///< X_l S
+  model::CollapseMetrics mapped;           ///< X_{l+1} = ReLU(X_l S W_l^T)
   double residual = 0;                       ///< ||(K + mu I) A - Y||_F / ||Y||_F
   double rcond = 0;                          ///< reciprocal condition estimate of K + mu I
   double ridge = 0;                          ///< the ridge mu the solve used
@@ -29,7 +29,7 @@ struct LayerResult {
   double peak_rss_bytes = 0;  ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
-  krr::KernelStats kernel_stats;
+  model::KernelStats kernel_stats;
   std::vector<double> agop;              ///< d x d row-major
   std::vector<double> agop_eigenvalues;  ///< ascending
   int clipped_eigenvalues = 0;
@@ -54,7 +54,7 @@ int test_chunk_rows(int n, int n_test, int block);
 /// Deep RFM over a process grid.
 class DeepRfm {
  public:
-  DeepRfm(const ModelConfig& config, const grid::ProcessGrid& grid);
+  DeepRfm(const ModelConfig& config, const la::ProcessGrid& grid);
 
   /// Run layer `layer` (0-based). `x` holds X_l on entry and X_{l+1} on exit (it changes
   /// width: d -> config.width); `x_test` likewise for the test set (may have 0 rows).
@@ -67,7 +67,7 @@ class DeepRfm {
 
  private:
   ModelConfig config_;
-  const grid::ProcessGrid& grid_;
+  const la::ProcessGrid& grid_;
 };
 
 }  // namespace deeprfm::rfm

@@ -1,0 +1,66 @@
+#pragma once
+/// Error handling: one exception type, thrown through macros that attach file and line
+/// (so a check can never be written without its throw). Agreement across ranks lives in
+/// deeprfm/mpi/communicator.hpp (Communicator::agree, run_agreed, DEEPRFM_AGREE).
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace deeprfm {
+
+/// What went wrong, in categories a job script can act on (also the process exit code).
+enum class ErrorKind : int {
+  input = 2,      ///< bad option, bad file, bad data
+  numerical = 3,  ///< factorisation failed, residual too large, NaN/Inf
+  resource = 4,   ///< memory, file system, HDF5
+  internal = 5,   ///< a bug: an invariant did not hold
+  // 75 (EX_TEMPFAIL) is the exit code of a run stopped by a signal: runtime/run_control.hpp.
+};
+
+/// The exception every deeprfm error is. Local: throwing it says nothing to other ranks.
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message, const char* file, int line, bool agreed = false)
+      : std::runtime_error(message), kind_(kind), file_(file), line_(line), agreed_(agreed) {}
+  ErrorKind kind() const noexcept { return kind_; }
+  const char* file() const noexcept { return file_; }
+  int line() const noexcept { return line_; }
+  /// True when every rank of the communicator throws this same error (it came out of
+  /// Communicator::agree), so the program may unwind normally instead of aborting.
+  bool agreed() const noexcept { return agreed_; }
+
+ private:
+  ErrorKind kind_;
+  const char* file_;
+  int line_;
+  bool agreed_;
+};
+
+namespace detail {
+[[noreturn]] inline void throw_error(ErrorKind kind, const std::string& message, const char* file,
+                                     int line) {
+  throw Error(kind, message, file, line);
+}
+}  // namespace detail
+
+}  // namespace deeprfm
+
+/// Throw deeprfm::Error of the given kind; the message is streamed: DEEPRFM_THROW(input, "n=" <<
+/// n).
+#define DEEPRFM_THROW(kind, msg)                                                             \
+  do {                                                                                       \
+    std::ostringstream deeprfm_oss_;                                                         \
+    deeprfm_oss_ << msg;                                                                     \
+    ::deeprfm::detail::throw_error(::deeprfm::ErrorKind::kind, deeprfm_oss_.str(), __FILE__, \
+                                   __LINE__);                                                \
+  } while (0)
+
+/// Throw if the condition does not hold (local check).
+#define DEEPRFM_CHECK(cond, kind, msg)     \
+  do {                                     \
+    if (!(cond)) DEEPRFM_THROW(kind, msg); \
+  } while (0)
+
+/// An internal invariant (a bug if it fails); kept in release builds, it is cheap.
+#define DEEPRFM_ASSERT(cond) \
+  DEEPRFM_CHECK(cond, internal, "internal error: assertion '" #cond "' failed")

@@ -1,0 +1,236 @@
+#include <deeprfm/rfm/run_store.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/store/atomic_file.hpp>
+#include <deeprfm/store/results_file.hpp>
+#include <deeprfm/la/scalapack.hpp>
+
+namespace deeprfm::rfm {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kCheckpoint = "/checkpoint";
+constexpr int kFormatVersion = 1;
+
+}  // namespace
+
+RunStore::RunStore(std::string path, const mpi::Communicator& comm)
+    : path_(std::move(path)), comm_(comm) {}
+
+std::string RunStore::companion_path(int completed) const {
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".layer%03d.state.h5", completed);
+  return path_ + suffix;
+}
+
+void RunStore::replace_atomically(const std::string& tmp, const std::string& final) const {
+  store::replace_file_atomically(tmp, final, comm_);
+}
+
+void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) const {
+  f.ensure_group(kCheckpoint);
+  f.write_attribute(kCheckpoint, "format_version", static_cast<std::int64_t>(kFormatVersion));
+  f.write_attribute(kCheckpoint, "completed_layers", static_cast<std::int64_t>(completed_layers_));
+  f.write_attribute(kCheckpoint, "next_layer", static_cast<std::int64_t>(completed_layers_ + 1));
+  f.write_attribute(kCheckpoint, "layers_planned", static_cast<std::int64_t>(layers_planned));
+  f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(complete_ ? 1 : 0));
+  // W_l is a function of (seed, layer) only: the generator position is the next layer index.
+  f.write_attribute(kCheckpoint, "rng_next_layer", static_cast<std::int64_t>(completed_layers_));
+  const std::string companion =
+      completed_layers_ > 0 ? fs::path(companion_path(completed_layers_)).filename().string() : "";
+  f.write_attribute(kCheckpoint, "state_file", companion);
+}
+
+void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest& data,
+                      int layers_planned) {
+  h5::File::check_path(path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive,
+                   comm_);
+  const std::string tmp = path_ + ".tmp";
+  {
+    ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
+    w.write_run_info(info);
+    w.write_data(data);
+    completed_layers_ = 0;
+    complete_ = false;
+    layers_planned_ = layers_planned;
+    write_checkpoint_attributes(w.file(), layers_planned);
+    w.file().close();
+  }
+  replace_atomically(tmp, path_);
+  options_ = info.options;
+  metric_rows_.clear();
+  layer_dims_.clear();
+  layer_ranks_.clear();
+  layer_wall_.clear();
+  // A previous run's companion files (with --overwrite) are stale now.
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    for (int l = 1; l <= 4096; ++l) {
+      std::error_code ec;
+      if (!fs::remove(companion_path(l), ec) && l > 64) break;
+    }
+  });
+}
+
+void RunStore::open_existing() {
+  {
+    h5::File f(path_, h5::File::Mode::read_only, comm_);
+    const bool is_run = f.exists(kCheckpoint) && f.exists("/config");
+    DEEPRFM_AGREE(comm_, is_run, input,
+                  path_ << " is not a deeprfm results file with a checkpoint (no /checkpoint or "
+                           "/config group)");
+    completed_layers_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "completed_layers"));
+    layers_planned_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "layers_planned"));
+    complete_ = f.read_attribute_int64(kCheckpoint, "complete") != 0;
+    options_.clear();
+    for (const auto& name : f.attribute_names("/config"))
+      options_.emplace_back(name, f.read_attribute_string("/config", name));
+    metric_rows_.clear();
+    if (f.exists("/metrics/table")) {
+      const auto dims = f.dims("/metrics/table");
+      const auto table = f.read_all_double("/metrics/table");
+      for (hsize_t r = 0; r < dims[0]; ++r)
+        metric_rows_.emplace_back(table.begin() + r * dims[1], table.begin() + (r + 1) * dims[1]);
+    }
+    DEEPRFM_AGREE(comm_, static_cast<int>(metric_rows_.size()) == completed_layers_, input,
+                  path_ << ": the checkpoint says " << completed_layers_ << " complete layers but "
+                        << "the metrics table has " << metric_rows_.size() << " rows");
+    layer_dims_.clear();
+    layer_ranks_.clear();
+    layer_wall_.clear();
+    for (int l = 0; l < completed_layers_; ++l) {
+      const std::string g = "/layers/" + store::layer_group(l);
+      const bool has = f.exists(g);
+      layer_dims_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "dim_in")) : 0);
+      layer_ranks_.push_back(has ? static_cast<int>(f.read_attribute_int64(g, "ranks")) : 0);
+      layer_wall_.push_back(has && f.has_attribute(g, "wall_seconds")
+                                ? f.read_attribute_double(g, "wall_seconds")
+                                : 0.0);
+    }
+  }
+  // Leftovers of an interrupted commit: temporary files and companions of other layers.
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    std::error_code ec;
+    fs::remove(path_ + ".tmp", ec);
+    for (int l = 1; l <= completed_layers_ + 1; ++l) {
+      fs::remove(companion_path(l) + ".tmp", ec);
+      if (l != completed_layers_) fs::remove(companion_path(l), ec);
+    }
+    if (completed_layers_ > 0)
+      DEEPRFM_CHECK(fs::exists(companion_path(completed_layers_)), input,
+                    "the checkpoint's state file " << companion_path(completed_layers_)
+                                                   << " is missing; it must stay next to "
+                                                   << path_);
+  });
+}
+
+void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<double>& x,
+                            const la::DistMatrix<double>& x_test, bool save_features,
+                            int layers_planned) {
+  const int completed = layer.layer + 1;
+  DEEPRFM_ASSERT(completed == completed_layers_ + 1);
+  set_run_context(layer.layer, "checkpoint");
+  // 1. The next layer's input features, in their own file.
+  const std::string state = companion_path(completed);
+  {
+    h5::File f(state + ".tmp", h5::File::Mode::create_truncate, comm_);
+    mpi::run_agreed(comm_, [&] { inject_fault_point(layer.layer, "checkpoint", comm_.rank()); });
+    f.write_distributed("/train", x);
+    if (x_test.rows() > 0) f.write_distributed("/test", x_test);
+    f.write_attribute("/", "completed_layers", static_cast<std::int64_t>(completed));
+    f.close();
+  }
+  replace_atomically(state + ".tmp", state);
+  mpi::run_agreed(comm_, [&] { inject_fault_point(layer.layer, "commit", comm_.rank()); });
+
+  // 2. A copy of the results file with the new layer appended.
+  const std::string tmp = path_ + ".tmp";
+  store::copy_file_on_root(path_, tmp, comm_);
+  auto rows = metric_rows_;
+  rows.push_back(metric_row(layer));
+  {
+    ResultsWriter w(tmp, h5::File::Mode::read_write, comm_);
+    w.write_layer(layer, save_features ? &x : nullptr);
+    const std::string g = "/layers/" + store::layer_group(layer.layer);
+    w.file().write_attribute(g, "ranks", static_cast<std::int64_t>(comm_.size()));
+    w.file().write_attribute(g, "pblas_block",
+                             static_cast<std::int64_t>(la::pblas_logical_block()));
+    w.write_summary(rows);
+    completed_layers_ = completed;
+    complete_ = false;
+    layers_planned_ = layers_planned;
+    write_checkpoint_attributes(w.file(), layers_planned);
+    w.file().close();
+  }
+  // 3. The commit point.
+  replace_atomically(tmp, path_);
+  metric_rows_ = std::move(rows);
+  layer_dims_.push_back(layer.dim_in);
+  layer_ranks_.push_back(comm_.size());
+  layer_wall_.push_back(layer.wall_seconds);
+
+  // 4. The previous state file is no longer referenced.
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.rank() != 0 || completed < 2) return;
+    std::error_code ec;
+    fs::remove(companion_path(completed - 1), ec);
+  });
+  set_run_context(layer.layer, "");
+}
+
+void RunStore::mark_complete(int layers_planned) {
+  const std::string tmp = path_ + ".tmp";
+  store::copy_file_on_root(path_, tmp, comm_);
+  {
+    h5::File f(tmp, h5::File::Mode::read_write, comm_);
+    complete_ = true;
+    layers_planned_ = layers_planned;
+    write_checkpoint_attributes(f, layers_planned);
+    f.close();
+  }
+  replace_atomically(tmp, path_);
+}
+
+data::TrainTest RunStore::load_state(const la::ProcessGrid& grid, int block) const {
+  DEEPRFM_ASSERT(completed_layers_ >= 1);
+  data::TrainTest out;
+  {
+    h5::File f(path_, h5::File::Mode::read_only, comm_);
+    const auto train_labels = f.read_all_int64("/data/train_labels");
+    out.train.labels.assign(train_labels.begin(), train_labels.end());
+    out.train.classes = static_cast<int>(f.read_attribute_int64("/data", "classes"));
+    out.test.classes = out.train.classes;
+    if (f.exists("/data/test_labels")) {
+      const auto test_labels = f.read_all_int64("/data/test_labels");
+      out.test.labels.assign(test_labels.begin(), test_labels.end());
+    }
+    out.description = f.read_attribute_string("/data", "description");
+    const auto si = f.read_all_int64("/data/train_source_index");
+    out.train.source_index.assign(si.begin(), si.end());
+    out.feature_mean = f.read_all_double("/data/feature_mean");
+    out.feature_std = f.read_all_double("/data/feature_std");
+  }
+  h5::File s(companion_path(completed_layers_), h5::File::Mode::read_only, comm_);
+  const auto dims = s.dims("/train");
+  out.train.x =
+      la::DistMatrix<double>(grid, static_cast<int>(dims[0]), static_cast<int>(dims[1]), block);
+  s.read_distributed("/train", out.train.x);
+  if (s.exists("/test")) {
+    const auto tdims = s.dims("/test");
+    out.test.x =
+        la::DistMatrix<double>(grid, static_cast<int>(tdims[0]), static_cast<int>(tdims[1]), block);
+    s.read_distributed("/test", out.test.x);
+  } else {
+    out.test.x = la::DistMatrix<double>(grid, 0, static_cast<int>(dims[1]), block);
+  }
+  DEEPRFM_AGREE(comm_, out.train.x.rows() == static_cast<int>(out.train.labels.size()), input,
+                "the state file's training features do not match the stored labels");
+  return out;
+}
+
+}  // namespace deeprfm::rfm

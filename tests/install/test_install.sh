@@ -48,12 +48,13 @@ done
 check "P/lib*/cmake/deeprfm exists" test -n "$libdir"
 cmakedir="$libdir/cmake/deeprfm"
 cmakedir_rel="${cmakedir#"$prefix"/}"
+libdir_rel="${libdir#"$prefix"/}"
 
 # ---- every part in place
 for exe in deeprfm deeprfm-bench deeprfm-mlp; do
   check "P/bin/$exe is an executable" test -x "$prefix/bin/$exe"
 done
-check "P/${libdir#"$prefix"/}/libdeeprfm.a or .so" \
+check "P/$libdir_rel/libdeeprfm.a or .so" \
   bash -c '[ -e "$1/libdeeprfm.a" ] || [ -e "$1/libdeeprfm.so" ]' _ "$libdir"
 headers_missing="$(cd "$src/include" && find deeprfm -type f | while read -r f; do
                      cmp -s "$f" "$prefix/include/$f" || echo "$f"; done)"
@@ -209,7 +210,7 @@ module_checks() {
   check "$kind: deeprfm on PATH is $root/bin/deeprfm" grep -qx "deeprfm: $root/bin/deeprfm" "$log"
   check "$kind: DEEPRFM_ROOT=$root" grep -qx "DEEPRFM_ROOT: $root" "$log"
   check "$kind: CMAKE_PREFIX_PATH holds the prefix" grep -qx "CMAKE_PREFIX_PATH has root" "$log"
-  if [ -e "$root/$(dirname "$cmakedir_rel")/libdeeprfm.so" ]; then
+  if [ -e "$root/$libdir_rel/libdeeprfm.so" ]; then
     check "$kind: LD_LIBRARY_PATH holds the library (shared)" grep -qx "LD_LIBRARY_PATH has root" "$log"
   else
     check "$kind: LD_LIBRARY_PATH left alone (static library)" bash -c '! grep -qx "LD_LIBRARY_PATH has root" "$1"' _ "$log"

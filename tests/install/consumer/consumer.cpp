@@ -11,8 +11,8 @@
 int main(int argc, char** argv) {
   deeprfm::mpi::Environment env(&argc, &argv);
   const deeprfm::mpi::Communicator world = deeprfm::mpi::Communicator::world();
-  const deeprfm::grid::GridShape shape = deeprfm::grid::most_square_shape(world.size());
-  const deeprfm::grid::ProcessGrid grid(world, shape);
+  const deeprfm::la::GridShape shape = deeprfm::la::most_square_shape(world.size());
+  const deeprfm::la::ProcessGrid grid(world, shape);
 
   constexpr int kRows = 7, kCols = 5, kBlock = 2;
   deeprfm::la::DistMatrix<double> a(grid, kRows, kCols, kBlock);

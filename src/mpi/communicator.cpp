@@ -159,6 +159,7 @@ void Communicator::agree(std::exception_ptr local_failure) const {
   int kind = static_cast<int>(ErrorKind::internal);
   std::string file = "";
   int line = 0;
+  int already_agreed = 0;  // the failure is itself an agreed error (a nested agreement)
   if (rank_ == first) {
     try {
       std::rethrow_exception(local_failure);
@@ -167,8 +168,9 @@ void Communicator::agree(std::exception_ptr local_failure) const {
       kind = static_cast<int>(e.kind());
       file = e.file();
       line = e.line();
+      already_agreed = e.agreed() ? 1 : 0;
     } catch (const std::bad_alloc&) {
-      message = "out of memory (std::bad_alloc); use more ranks or a smaller --n";
+      message = "out of memory (std::bad_alloc); use more ranks or fewer samples";
       kind = static_cast<int>(ErrorKind::resource);
     } catch (const std::exception& e) {
       message = e.what();
@@ -176,19 +178,16 @@ void Communicator::agree(std::exception_ptr local_failure) const {
       message = "unknown exception";
     }
   }
-  int header[2] = {kind, line};
-  check_mpi(MPI_Bcast(header, 2, MPI_INT, first, comm_), "MPI_Bcast");
+  int header[3] = {kind, line, already_agreed};
+  check_mpi(MPI_Bcast(header, 3, MPI_INT, first, comm_), "MPI_Bcast");
   broadcast(message, first);
   broadcast(file, first);
-  // The file name must outlive the exception: keep agreed names in a small static pool.
-  static thread_local std::string agreed_file;
-  agreed_file = file;
-  const bool already_agreed = message.rfind("rank ", 0) == 0;
-  // Name the rank only when it matters: when some ranks failed and others did not.
-  std::string prefix = (size_ > 1 && failed < size_ && !already_agreed)
+  // Name the rank only when it matters: when some ranks failed and others did not, and the
+  // failure was not already an agreed error (which named its rank when it was agreed).
+  std::string prefix = (size_ > 1 && failed < size_ && header[2] == 0)
                            ? "rank " + std::to_string(first) + ": "
                            : "";
-  throw Error(static_cast<ErrorKind>(header[0]), prefix + message, agreed_file.c_str(), header[1],
+  throw Error(static_cast<ErrorKind>(header[0]), prefix + message, file, header[1],
               /*agreed=*/true);
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace deeprfm {
 
@@ -17,21 +18,28 @@ enum class ErrorKind : int {
   // 75 (EX_TEMPFAIL) is the exit code of a run stopped by a signal: runtime/run_control.hpp.
 };
 
-/// The exception every deeprfm error is. Local: throwing it says nothing to other ranks.
+/// The exception every deeprfm error is. Local: throwing it says nothing to other ranks. It owns
+/// its strings (message and source file), so it stays valid however long it is kept.
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message, const char* file, int line, bool agreed = false)
-      : std::runtime_error(message), kind_(kind), file_(file), line_(line), agreed_(agreed) {}
+  Error(ErrorKind kind, const std::string& message, std::string file, int line,
+        bool agreed = false)
+      : std::runtime_error(message),
+        kind_(kind),
+        file_(std::move(file)),
+        line_(line),
+        agreed_(agreed) {}
   ErrorKind kind() const noexcept { return kind_; }
-  const char* file() const noexcept { return file_; }
+  const char* file() const noexcept { return file_.c_str(); }
   int line() const noexcept { return line_; }
   /// True when every rank of the communicator throws this same error (it came out of
-  /// Communicator::agree), so the program may unwind normally instead of aborting.
+  /// Communicator::agree), so the program may unwind normally instead of aborting. Set only
+  /// by the agreement itself; an agreed error that is agreed again keeps its message.
   bool agreed() const noexcept { return agreed_; }
 
  private:
   ErrorKind kind_;
-  const char* file_;
+  std::string file_;
   int line_;
   bool agreed_;
 };

@@ -1,0 +1,72 @@
+// The Error type and the agreement protocol: an agreed error owns its strings (the source file
+// of an earlier agreed error stays valid after later ones), names the failing rank once, and a
+// second agreement of an agreed error keeps its message instead of guessing from its text.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include <deeprfm/base/error.hpp>
+#include <deeprfm/mpi/communicator.hpp>
+
+#include "test_helpers.hpp"
+
+using namespace deeprfm;
+
+namespace {
+Error agreed_error_from(const mpi::Communicator& comm, int failing_rank, const std::string& text) {
+  try {
+    mpi::run_agreed(comm, [&] {
+      DEEPRFM_CHECK(comm.rank() != failing_rank, input, text);
+    });
+  } catch (const Error& e) {
+    return e;
+  }
+  BOOST_FAIL("no error was agreed");
+  return Error(ErrorKind::internal, "", "", 0);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(agreed_error_owns_its_strings_and_names_the_rank_once) {
+  auto world = mpi::Communicator::world();
+  const int last = world.size() - 1;
+  const Error first = agreed_error_from(world, last, "first failure");
+  const Error second = agreed_error_from(world, last, "second failure");
+  DEEPRFM_CHECK_ALL(first.agreed() && second.agreed());
+  DEEPRFM_CHECK_ALL(first.kind() == ErrorKind::input);
+  // The first error's file name is still its own after the second agreement.
+  DEEPRFM_CHECK_ALL(std::string(first.file()).find("test_error_agreement.cpp") !=
+                    std::string::npos);
+  DEEPRFM_CHECK_ALL(first.line() > 0 && first.line() == second.line());
+  const std::string expected =
+      world.size() > 1 ? "rank " + std::to_string(last) + ": first failure" : "first failure";
+  DEEPRFM_CHECK_ALL(first.what() == expected);
+}
+
+BOOST_AUTO_TEST_CASE(an_agreed_error_agreed_again_keeps_its_message) {
+  auto world = mpi::Communicator::world();
+  const int last = world.size() - 1;
+  std::string message;
+  bool agreed = false;
+  try {
+    // The inner agreement names the rank; the outer one must not add a second prefix, and is
+    // told so by the error's agreed() flag, not by its text.
+    mpi::run_agreed(world, [&] { throw agreed_error_from(world, last, "inner"); });
+  } catch (const Error& e) {
+    message = e.what();
+    agreed = e.agreed();
+  }
+  const std::string expected =
+      world.size() > 1 ? "rank " + std::to_string(last) + ": inner" : "inner";
+  DEEPRFM_CHECK_ALL(agreed && message == expected);
+}
+
+BOOST_AUTO_TEST_CASE(a_local_message_that_starts_with_rank_is_still_attributed) {
+  auto world = mpi::Communicator::world();
+  const int last = world.size() - 1;
+  const Error e = agreed_error_from(world, last, "rank count too small");
+  // The old protocol took a message starting with "rank " for an agreed one and left it bare.
+  const std::string expected = world.size() > 1
+                                   ? "rank " + std::to_string(last) + ": rank count too small"
+                                   : "rank count too small";
+  DEEPRFM_CHECK_ALL(std::string(e.what()) == expected);
+}

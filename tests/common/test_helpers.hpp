@@ -3,10 +3,15 @@
 // temporary directories and grid shapes to sweep.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <limits>
+#include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -43,7 +48,8 @@ inline int world_size() {
 
 inline constexpr double kEps = std::numeric_limits<double>::epsilon();
 
-/// Every grid shape that uses all ranks of the world (1xP, Px1 and the ones between).
+/// Every grid shape that uses all ranks of the world (1xP, Px1 and the ones between): 1x4, 2x2,
+/// 4x1 at 4 ranks; 1x6, 2x3, 3x2, 6x1 at 6.
 inline std::vector<la::GridShape> all_grid_shapes() {
   std::vector<la::GridShape> shapes;
   const int p = world_size();
@@ -51,6 +57,39 @@ inline std::vector<la::GridShape> all_grid_shapes() {
     if (p % r == 0) shapes.push_back({r, p / r});
   return shapes;
 }
+
+/// Records the shapes of the grids a sweep really built (read back from the grids) and checks,
+/// at the end, that they are exactly all_grid_shapes(), and that the rectangular ones with
+/// Pr != Pc > 1 (2x3 and 3x2 at 6 ranks) are among them whenever the world size has any. Rank 0
+/// prints the list, so the np6 entries show it in `ctest -V` and LastTest.log.
+class GridCoverage {
+ public:
+  explicit GridCoverage(std::string sweep) : sweep_(std::move(sweep)) {}
+  /// Local.
+  void saw(const la::ProcessGrid& grid) { seen_.insert({grid.rows(), grid.cols()}); }
+  /// Collective over MPI_COMM_WORLD (the checks are combined over ranks).
+  void check() const {
+    std::set<std::pair<int, int>> expected, rectangular;
+    for (const auto& s : all_grid_shapes()) {
+      expected.insert({s.rows, s.cols});
+      if (s.rows != s.cols && s.rows > 1 && s.cols > 1) rectangular.insert({s.rows, s.cols});
+    }
+    std::ostringstream list;
+    for (const auto& [r, c] : seen_) list << ' ' << r << 'x' << c;
+    bool all_rectangular = true;
+    for (const auto& s : rectangular) all_rectangular = all_rectangular && seen_.count(s) == 1;
+    if (world_rank() == 0)
+      std::cout << sweep_ << ": " << world_size() << " ranks, grids" << list.str() << " ("
+                << rectangular.size() << " with Pr != Pc > 1)" << std::endl;
+    BOOST_TEST_INFO(sweep_ << ": grids" << list.str());
+    BOOST_CHECK(all_ranks(seen_ == expected));
+    BOOST_CHECK(all_ranks(all_rectangular));
+  }
+
+ private:
+  std::string sweep_;
+  std::set<std::pair<int, int>> seen_;
+};
 
 /// A directory unique to this test run, created by rank 0 and shared by all ranks (same node).
 /// Collective over MPI_COMM_WORLD.

@@ -22,8 +22,10 @@ struct RunOutput {
 };
 
 RunOutput run_deep_rfm(const mpi::Communicator& comm, la::GridShape shape, int block,
-                       const data::DataOptions& data_options, rfm::ModelConfig model) {
+                       const data::DataOptions& data_options, rfm::ModelConfig model,
+                       test::GridCoverage* coverage = nullptr) {
   la::ProcessGrid grid(comm, shape);
+  if (coverage) coverage->saw(grid);
   model.block = block;
   auto data = data::load_train_test(data_options, grid, block);
   rfm::DeepRfm deep(model, grid);
@@ -73,9 +75,10 @@ BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size
   const auto self = world.split(world.rank(), 0);
   const RunOutput reference = run_deep_rfm(self, {1, 1}, 32, data_options, model);
   BOOST_REQUIRE_EQUAL(reference.layers.size(), 3u);
+  test::GridCoverage coverage("test_deep_rfm whole runs");
   for (auto shape : test::all_grid_shapes()) {
     for (int block : {4, 7, 64}) {
-      const RunOutput run = run_deep_rfm(world, shape, block, data_options, model);
+      const RunOutput run = run_deep_rfm(world, shape, block, data_options, model, &coverage);
       const double metrics = worst_metric_diff(run, reference);
       const double features = test::max_rel_diff(run.features, reference.features);
       const double test_features = test::max_rel_diff(run.test_features, reference.test_features);
@@ -86,6 +89,7 @@ BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size
       DEEPRFM_CHECK_ALL(test_features < 1e-10);
     }
   }
+  coverage.check();
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {

@@ -42,8 +42,10 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
   auto world = mpi::Communicator::world();
   const auto dir = test::shared_temp_dir("io-dist");
   test::TempDirGuard cleanup{dir};
+  test::GridCoverage coverage("test_io_hdf5 block-cyclic round trips");
   for (auto shape : test::all_grid_shapes()) {
     la::ProcessGrid grid(world, shape);
+    coverage.saw(grid);
     const std::string path = (dir / ("dist_" + shape.str() + ".h5")).string();
     h5::File file(path, h5::File::Mode::create_exclusive, world);
     // 1x1 (most ranks hold nothing), 3 rows with block 4 (a process row holds nothing), sizes
@@ -99,6 +101,7 @@ BOOST_AUTO_TEST_CASE(distributed_round_trip_every_grid_shape) {
         test::contains(error_of([&] { file.write_distributed("/matrices/m13_n7_b4x4", wrong); }),
                        "cannot overwrite"));
   }
+  coverage.check();
 }
 
 BOOST_AUTO_TEST_CASE(replicated_writes_and_read_rows) {

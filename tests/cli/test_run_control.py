@@ -28,10 +28,10 @@ import time
 try:
     import h5py
     import numpy as np
-except ImportError:
+except ImportError as e:
     # A missing test dependency fails the suite: nothing here would have been tested.
-    print("FAILED: h5py/numpy are not installed for", sys.executable,
-          "(Debian: python3-h5py python3-numpy; bash scripts/setup.sh installs them)")
+    print(f"FAILED: the Python module {e.name} is not installed for {sys.executable} "
+          "(Debian: python3-h5py python3-numpy); run bash scripts/setup.sh --tests")
     print("0 passed, 1 failed")
     sys.exit(1)
 

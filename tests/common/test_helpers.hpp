@@ -17,6 +17,7 @@
 #include <boost/test/unit_test.hpp>
 #include <mpi.h>
 
+#include <deeprfm/data/idx.hpp>
 #include <deeprfm/la/process_grid.hpp>
 
 namespace deeprfm::test {
@@ -118,6 +119,38 @@ struct TempDirGuard {
     if (world_rank() == 0 && !dir.empty()) std::filesystem::remove_all(dir, ec);
   }
 };
+
+/// The fix that every missing-test-dependency failure names: setup.sh --tests installs Python 3
+/// with h5py, numpy and matplotlib, the Fashion-MNIST files and Slurm.
+inline constexpr const char* kSetupFix = "run bash scripts/setup.sh --tests";
+
+/// The Fashion-MNIST folder the tests read: DEEPRFM_TEST_FASHION_MNIST_DIR if set (another copy,
+/// or a missing folder to see the failure below), else data::kFashionMnistDefaultDir. Local.
+inline std::filesystem::path fashion_mnist_dir() {
+  const char* dir = std::getenv("DEEPRFM_TEST_FASHION_MNIST_DIR");
+  return dir && *dir ? std::filesystem::path(dir) : std::filesystem::path(data::kFashionMnistDefaultDir);
+}
+
+/// True if the four Fashion-MNIST IDX files (plain or .gz) are in `dir`; otherwise a test
+/// failure naming the missing file, the Debian package and the fix, and false. A missing data
+/// set fails, it does not skip: these are the suite's only checks on real data, and setup.sh
+/// installs it. Collective over MPI_COMM_WORLD (the verdict is agreed: every rank returns alike).
+inline bool require_fashion_mnist(const std::filesystem::path& dir) {
+  std::string missing;
+  for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+    const auto plain = dir / base;
+    if (missing.empty() && !std::filesystem::exists(plain) &&
+        !std::filesystem::exists(dir / (std::string(base) + ".gz")))
+      missing = plain.string();
+  }
+  const bool ok = all_ranks(missing.empty());
+  BOOST_CHECK_MESSAGE(ok, "Fashion-MNIST is not installed: "
+                              << (missing.empty() ? "a file is absent on another rank"
+                                                  : missing + "[.gz] is absent")
+                              << " (Debian package dataset-fashion-mnist); " << kSetupFix);
+  return ok;
+}
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

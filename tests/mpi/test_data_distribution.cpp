@@ -441,14 +441,12 @@ BOOST_AUTO_TEST_CASE(a_read_failing_on_one_rank_fails_everywhere_without_hanging
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_300_points) {
-  const fs::path dir = data::kFashionMnistDefaultDir;
-  if (!fs::is_directory(dir)) {
-    BOOST_TEST_MESSAGE("skipped: " << dir << " is absent");
-    return;
-  }
+  const fs::path dir = test::fashion_mnist_dir();
+  if (!test::require_fashion_mnist(dir)) return;  // a failure, not a skip
   auto world = mpi::Communicator::world();
   la::ProcessGrid grid(world, la::most_square_shape(world.size()));
-  data::DataOptions o;  // fashion-mnist from the default folder
+  data::DataOptions o;  // fashion-mnist
+  o.data_dir = dir.string();
   o.n = 300;
   o.n_test = 100;
   const auto tt = data::load_train_test(o, grid, 32);

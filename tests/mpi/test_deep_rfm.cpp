@@ -1,6 +1,6 @@
 // Whole multi-layer Deep RFM runs: the same metrics and features (relative 1e-10) on every
 // grid shape and block size as on a single rank, and an end-to-end run on real Fashion-MNIST
-// that shows the collapse forming at the X S stage.
+// that shows the collapse forming at the X S stage (Fashion-MNIST missing is a failure).
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -93,15 +93,12 @@ BOOST_AUTO_TEST_CASE(multi_layer_run_is_independent_of_ranks_grid_and_block_size
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_collapses_at_the_agop_projection) {
-  const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE(
-        "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  const std::filesystem::path dir = test::fashion_mnist_dir();
+  if (!test::require_fashion_mnist(dir)) return;  // a failure, not a skip
   auto world = mpi::Communicator::world();
   la::ProcessGrid grid(world, la::most_square_shape(world.size()));
-  data::DataOptions data_options;  // fashion-mnist from the default folder
+  data::DataOptions data_options;  // fashion-mnist
+  data_options.data_dir = dir.string();
   data_options.n = 300;
   data_options.n_test = 200;
   rfm::ModelConfig model;

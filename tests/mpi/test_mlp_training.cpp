@@ -107,15 +107,12 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
-  const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE(
-        "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  const std::filesystem::path dir = test::fashion_mnist_dir();
+  if (!test::require_fashion_mnist(dir)) return;  // a failure, not a skip
   auto world = mpi::Communicator::world();
   la::ProcessGrid grid(world, la::most_square_shape(world.size()));
-  data::DataOptions options;  // fashion-mnist from the default folder
+  data::DataOptions options;  // fashion-mnist
+  options.data_dir = dir.string();
   options.n = 300;
   options.n_test = 200;
   auto data = data::load_train_test(options, grid, 32);

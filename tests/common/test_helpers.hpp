@@ -128,7 +128,8 @@ inline constexpr const char* kSetupFix = "run bash scripts/setup.sh --tests";
 /// or a missing folder to see the failure below), else data::kFashionMnistDefaultDir. Local.
 inline std::filesystem::path fashion_mnist_dir() {
   const char* dir = std::getenv("DEEPRFM_TEST_FASHION_MNIST_DIR");
-  return dir && *dir ? std::filesystem::path(dir) : std::filesystem::path(data::kFashionMnistDefaultDir);
+  return dir && *dir ? std::filesystem::path(dir)
+                     : std::filesystem::path(data::kFashionMnistDefaultDir);
 }
 
 /// True if the four Fashion-MNIST IDX files (plain or .gz) are in `dir`; otherwise a test

@@ -48,6 +48,13 @@ inline int world_size() {
 }
 
 inline constexpr double kEps = std::numeric_limits<double>::epsilon();
+/// For the tolerances of the inherently single-precision paths (--precision mixed).
+inline constexpr double kFloatEps = std::numeric_limits<float>::epsilon();
+
+/// `factor` roundings of relative size `eps` on each of `n` terms: factor * n * eps. Every
+/// tolerance of the suite is written so (docs/numerics.md §12), with a one-line justification
+/// where the factor is not obvious (e.g. a condition number). Local.
+inline constexpr double tol(double n, double factor, double eps = kEps) { return factor * n * eps; }
 
 /// Every grid shape that uses all ranks of the world (1xP, Px1 and the ones between): 1x4, 2x2,
 /// 4x1 at 4 ranks; 1x6, 2x3, 3x2, 6x1 at 6.

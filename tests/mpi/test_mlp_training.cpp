@@ -95,9 +95,12 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
     BOOST_TEST_MESSAGE(mlp::to_string(optimizer)
                        << " at " << world.size() << " ranks vs 1: weights " << dp << ", losses "
                        << dl << ", measurements " << dm);
-    DEEPRFM_CHECK_ALL(dp < 1e-10);
-    DEEPRFM_CHECK_ALL(dl < 1e-10);
-    DEEPRFM_CHECK_ALL(dm < 1e-10);
+    // The gradients' sums over the n rows run in another order at P ranks; 4 epochs of Adam
+    // steps carry those differences on (Adam divides by sqrt(v): they do not shrink).
+    const double tol = test::tol(options.n, 1000);
+    DEEPRFM_CHECK_ALL(dp < tol);
+    DEEPRFM_CHECK_ALL(dl < tol);
+    DEEPRFM_CHECK_ALL(dm < tol);
     // Training did something, and the weights are bitwise the same on every rank.
     DEEPRFM_CHECK_ALL(reference.running_losses.back() < reference.running_losses.front());
     std::vector<double> rank0 = distributed.parameters;
@@ -137,7 +140,11 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
   DEEPRFM_CHECK_ALL(last.eval.train_loss < 0.5 * before.train_loss);
   DEEPRFM_CHECK_ALL(last.eval.train_accuracy > 0.8);
   DEEPRFM_CHECK_ALL(last.eval.test_accuracy > 0.6);
-  DEEPRFM_CHECK_ALL(test::rel_diff(m.eval.train_loss, last.eval.train_loss) < 1e-12);
+  // The same loss, a sum over n rows, evaluated twice (measure and the epoch's evaluation).
+  BOOST_TEST_MESSAGE(
+      "train loss measure vs epoch: " << test::rel_diff(m.eval.train_loss, last.eval.train_loss));
+  DEEPRFM_CHECK_ALL(test::rel_diff(m.eval.train_loss, last.eval.train_loss) <
+                    test::tol(options.n, 2));
   // Training lowers within-class variability at the last hidden layer's output.
   DEEPRFM_CHECK_ALL(m.layers.back().collapse.mapped.nc1 < m.layers.front().collapse.input.nc1);
   for (const auto& l : m.layers) DEEPRFM_CHECK_ALL(std::isfinite(l.nfa_corr) && l.nfa_corr > 0);

@@ -101,11 +101,16 @@ BOOST_AUTO_TEST_CASE(kernel_matrix_matches_serial_with_duplicates_and_near_pairs
       // The duplicate (1,3) and (3,1) and the near pair (2,5),(5,2) were recomputed.
       DEEPRFM_CHECK_ALL(stats.near_pairs == 4);
       DEEPRFM_CHECK_ALL(stats.coincident_pairs == 2);
-      // The near pair's distance 1e-7/|x| is recovered to high relative accuracy.
+      // The near pair's distance 1e-7/|x| is recovered to high relative accuracy: k, recomputed
+      // from the rows' differences, is within a few eps, so r = -s log k is within
+      // s * (few eps) / k absolutely (k ~ 1), plus r's own d roundings.
       const double r25 = distance(&xs[2 * d], &xs[5 * d], d);
       if (kind == model::KernelKind::laplace) {
         const double r_from_k = -1.5 * std::log(kf[2 * n + 5]);
-        DEEPRFM_CHECK_ALL(std::abs(r_from_k - r25) < 1e-6 * r25);
+        const double r_tol = 1.5 * test::tol(1, 8) + test::tol(d, 2) * r25;
+        BOOST_TEST_MESSAGE("near pair r " << r25 << ": error " << std::abs(r_from_k - r25)
+                                          << " (tolerance " << r_tol << ")");
+        DEEPRFM_CHECK_ALL(std::abs(r_from_k - r25) < r_tol);
       }
     }
   }
@@ -189,7 +194,9 @@ BOOST_AUTO_TEST_CASE(cholesky_solve_matches_serial_and_reports_residual) {
         model::assemble_kernel(kernel, x, 0, n, x, true, k2);
         model::fill_targets(a2, labels);
         const auto fused = model::cholesky_solve(k2, ridge, a2, "test", stats.one_norm);
-        DEEPRFM_CHECK_ALL(std::abs(fused.rcond - report.rcond) <= 1e-10 * report.rcond);
+        // The two norms differ by at most 4 n eps (checked above) and rcond ~ 1 / ||K||.
+        BOOST_TEST_MESSAGE("rcond fused vs pdlansy: " << test::rel_diff(fused.rcond, report.rcond));
+        DEEPRFM_CHECK_ALL(std::abs(fused.rcond - report.rcond) <= test::tol(n, 8) * report.rcond);
       }
       const double cond = 1.0 / report.rcond;
       BOOST_TEST_MESSAGE("ridge " << ridge << " residual " << res << " cond " << cond);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up, then build and run the whole test suite (Boost.Test under ctest; MPI
-# tests at 1, 2, 3 and 4 ranks, oversubscribed on small machines; the Slurm tests on a Slurm
+# tests at 1, 2, 3, 4 and 6 ranks, oversubscribed on small machines; the Slurm tests on a Slurm
 # cluster the suite starts on this machine and stops again).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

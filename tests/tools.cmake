@@ -29,14 +29,21 @@ set_tests_properties(test_comm_counters_np2_bad_node_override PROPERTIES TIMEOUT
 
 # The tool needs Debian's python3-h5py, python3-numpy and python3-matplotlib, which live in the
 # system interpreter (a pyenv/conda python3 first on PATH usually lacks them): prefer
-# /usr/bin/python3. A missing module makes the tests fail (scripts/setup.sh installs them).
-if(EXISTS /usr/bin/python3)
-  set(DEEPRFM_TOOLS_PYTHON /usr/bin/python3)
+# /usr/bin/python3 (DEEPRFM_SYSTEM_PYTHON, tests/CMakeLists.txt). A missing module makes the
+# tests fail (scripts/setup.sh installs them); no interpreter at all, a placeholder that fails.
+set(DEEPRFM_TOOLS_PYTHON "")
+if(DEEPRFM_SYSTEM_PYTHON)
+  set(DEEPRFM_TOOLS_PYTHON ${DEEPRFM_SYSTEM_PYTHON})
 else()
   find_package(Python3 COMPONENTS Interpreter)
-  set(DEEPRFM_TOOLS_PYTHON ${Python3_EXECUTABLE})
+  if(Python3_FOUND)
+    set(DEEPRFM_TOOLS_PYTHON ${Python3_EXECUTABLE})
+  endif()
 endif()
-if(DEEPRFM_TOOLS_PYTHON)
+if(NOT DEEPRFM_TOOLS_PYTHON)
+  deeprfm_missing_test(tools_python_missing "tools"
+                       "no Python 3 interpreter found: tools_collect, tools_collect_experiments, tools_jobs_scripts not registered")
+else()
   add_test(NAME tools_collect
            COMMAND ${DEEPRFM_TOOLS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/tools/test_collect.py
                    --deeprfm $<TARGET_FILE:deeprfm>

@@ -13,7 +13,7 @@ using namespace deeprfm;
 
 BOOST_AUTO_TEST_CASE(cyclic_map_matches_scalapack_tools) {
   bool ok = true;
-  for (int procs : {1, 2, 3, 4, 5}) {
+  for (int procs : {1, 2, 3, 4, 5, 6}) {
     for (int block : {1, 3, 4, 64}) {
       for (int size : {0, 1, 7, 64, 65, 130, 1001}) {
         int total = 0;
@@ -42,10 +42,35 @@ BOOST_AUTO_TEST_CASE(cyclic_map_matches_scalapack_tools) {
   BOOST_CHECK(ok);
 }
 
+// Every shape of the world is built as asked: Pr x Pc in row-major rank order, with row and
+// column communicators of the right sizes (at 6 ranks a transposed 2x3/3x2 mix-up shows here).
+BOOST_AUTO_TEST_CASE(every_grid_shape_is_built_as_asked) {
+  auto world = mpi::Communicator::world();
+  const auto shapes = test::all_grid_shapes();
+  if (world.size() == 6)
+    BOOST_CHECK(shapes.size() == 4 && shapes[0].str() == "1x6" && shapes[1].str() == "2x3" &&
+                shapes[2].str() == "3x2" && shapes[3].str() == "6x1");
+  test::GridCoverage coverage("test_distribution grid layout");
+  for (auto shape : shapes) {
+    la::ProcessGrid grid(world, shape);
+    coverage.saw(grid);
+    DEEPRFM_CHECK_ALL(grid.rows() == shape.rows && grid.cols() == shape.cols);
+    DEEPRFM_CHECK_ALL(grid.my_row() == world.rank() / shape.cols &&
+                      grid.my_col() == world.rank() % shape.cols);
+    DEEPRFM_CHECK_ALL(grid.row_comm().size() == shape.cols &&
+                      grid.row_comm().rank() == grid.my_col());
+    DEEPRFM_CHECK_ALL(grid.col_comm().size() == shape.rows &&
+                      grid.col_comm().rank() == grid.my_row());
+  }
+  coverage.check();
+}
+
 BOOST_AUTO_TEST_CASE(dist_matrix_covers_every_element_once_on_every_grid) {
   auto world = mpi::Communicator::world();
+  test::GridCoverage coverage("test_distribution element coverage");
   for (auto shape : test::all_grid_shapes()) {
     la::ProcessGrid grid(world, shape);
+    coverage.saw(grid);
     for (int m : {0, 1, 13, 100}) {
       for (int n : {0, 5, 37}) {
         la::DistMatrix<double> a(grid, m, n, 4);
@@ -68,6 +93,7 @@ BOOST_AUTO_TEST_CASE(dist_matrix_covers_every_element_once_on_every_grid) {
       }
     }
   }
+  coverage.check();
 }
 
 BOOST_AUTO_TEST_CASE(grid_shape_parsing_and_mismatch) {
@@ -94,8 +120,10 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
   const int saved = la::pblas_logical_block();
   auto world = mpi::Communicator::world();
   const int m = 37, n = 29, k = 45, block = 4;
+  test::GridCoverage gemm_coverage("test_distribution pdgemm");
   for (const auto& shape : test::all_grid_shapes()) {
     la::ProcessGrid grid(world, shape);
+    gemm_coverage.saw(grid);
     la::DistMatrix<double> a(grid, m, k, block), b(grid, k, n, block);
     a.for_each_local([](int i, int j, double& v) { v = std::sin(1.0 + i * 0.37 + j * 0.11); });
     b.for_each_local([](int i, int j, double& v) { v = std::cos(0.5 + i * 0.13 - j * 0.29); });
@@ -118,10 +146,13 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
       DEEPRFM_CHECK_ALL(worst <= 4.0 * k * test::kEps);
     }
   }
+  gemm_coverage.check();
   // The Cholesky solve with every logical block: a scaled residual at round-off level.
   const int order = 53, nrhs = 3;
+  test::GridCoverage cholesky_coverage("test_distribution pdpotrf");
   for (const auto& shape : test::all_grid_shapes()) {
     la::ProcessGrid grid(world, shape);
+    cholesky_coverage.saw(grid);
     la::DistMatrix<double> g(grid, order, order, block), spd(grid, order, order, block);
     g.for_each_local([](int i, int j, double& v) { v = std::sin(0.3 + i * 0.7 + j * 0.19); });
     for (int width : {1, 7, 32, 512}) {
@@ -156,5 +187,6 @@ BOOST_AUTO_TEST_CASE(pblas_logical_block_reaches_scalapack_and_keeps_results) {
       DEEPRFM_CHECK_ALL(worst <= 10.0 * order * test::kEps * anorm * xnorm);
     }
   }
+  cholesky_coverage.check();
   la::set_pblas_logical_block(saved);
 }

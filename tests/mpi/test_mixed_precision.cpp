@@ -38,6 +38,10 @@ std::vector<double> sphere_points(int n, int d, unsigned seed, double near_gap) 
   return x;
 }
 
+/// The refinement's target: mixed_precision_solve's default tolerance, which DeepRfm also uses
+/// (src/rfm/deep_rfm.cpp). A requirement of the code under test, not a round-off bound.
+constexpr double kRefinementTarget = 1e-10;
+
 double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
   double m = 0, s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -71,7 +75,7 @@ BOOST_AUTO_TEST_CASE(single_precision_kernel_is_the_rounded_double_kernel) {
           for (int li = 0; li < kf.local_rows(); ++li)
             err = std::max(err, std::abs(kf.local(li, lj) - ref.local(li, lj)) /
                                     std::max(std::abs(ref.local(li, lj)), 1e-30));
-        DEEPRFM_CHECK_ALL(err <= 1.0 * std::numeric_limits<float>::epsilon());
+        DEEPRFM_CHECK_ALL(err <= test::kFloatEps);  // one rounding to float
       }
     }
   }
@@ -103,17 +107,18 @@ BOOST_AUTO_TEST_CASE(refinement_converges_to_the_double_precision_solution) {
     BOOST_TEST_MESSAGE("residuals " << report.residuals.front() << " ... "
                                     << report.residuals.back() << " in " << report.residuals.size()
                                     << " steps, rcond " << report.rcond);
-    DEEPRFM_CHECK_ALL(report.residuals.back() <= 1e-10);
+    DEEPRFM_CHECK_ALL(report.residuals.back() <= kRefinementTarget);
     DEEPRFM_CHECK_ALL(report.residuals.size() >=
                       2);  // a single-precision solve alone is not enough
-    // The solutions agree to (condition number) x (residual).
+    // The solutions agree to (condition number) x (residual), with a factor 10.
     const double cond = 1.0 / rep.rcond;
-    DEEPRFM_CHECK_ALL(max_rel(la::replicate(a), la::replicate(a_ref)) <= cond * 1e-9);
-    // The predictions are K A: the targets, to the residual.
+    DEEPRFM_CHECK_ALL(max_rel(la::replicate(a), la::replicate(a_ref)) <=
+                      cond * 10 * kRefinementTarget);
+    // The predictions are K A: the targets, to the residual (a factor 10).
     std::vector<double> targets(static_cast<std::size_t>(n) * classes);
     for (int i = 0; i < n; ++i)
       for (int c = 0; c < classes; ++c) targets[i * classes + c] = labels[i] == c ? 1.0 : -1.0;
-    DEEPRFM_CHECK_ALL(max_rel(la::replicate(pred), targets) <= 1e-9);
+    DEEPRFM_CHECK_ALL(max_rel(la::replicate(pred), targets) <= 10 * kRefinementTarget);
   }
 }
 
@@ -172,7 +177,9 @@ BOOST_AUTO_TEST_CASE(agop_with_single_precision_weights_is_close_to_double) {
     const auto gf = model::agop(kernel, wf, x, a);
     const double rel = max_rel(gf, g);
     BOOST_TEST_MESSAGE("single-precision AGOP relative error " << rel);
-    DEEPRFM_CHECK_ALL(rel < 1e-5);
+    // Every weight is rounded once to float (eps_f / 2); the matrix form's cancellation
+    // (numerics.md §6) can cost a factor ~ d. Measured < eps_f.
+    DEEPRFM_CHECK_ALL(rel < test::tol(d, 8, test::kFloatEps));
   }
 }
 
@@ -206,8 +213,10 @@ BOOST_AUTO_TEST_CASE(mixed_precision_layer_matches_the_double_precision_layer) {
                   std::abs(d.mapped.nc2_etf - m.mapped.nc2_etf) / d.mapped.nc2_etf});
     BOOST_TEST_MESSAGE("layer " << l + 1 << ": mixed vs double metrics " << diff
                                 << ", refinement steps " << m.refinement_residuals.size());
-    DEEPRFM_CHECK_ALL(diff < 1e-5);
-    DEEPRFM_CHECK_ALL(m.residual <= 1e-10);
+    // The float weights' AGOP (8 d eps_f, above) shapes S and so the metrics, and layer 2
+    // inherits layer 1's features. Measured <= 2 eps_f.
+    DEEPRFM_CHECK_ALL(diff < test::tol(options.dim, 5, test::kFloatEps));
+    DEEPRFM_CHECK_ALL(m.residual <= kRefinementTarget);
     DEEPRFM_CHECK_ALL(d.test_accuracy == m.test_accuracy);
   }
 }

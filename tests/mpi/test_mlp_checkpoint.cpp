@@ -1,7 +1,7 @@
 // deeprfm-mlp checkpoints (docs/mlp.md, "Checkpoints and resume"): a run stopped after epoch k
 // (as by SIGUSR1 at an epoch end) and resumed from its file on another communicator size
 // reproduces the uninterrupted run (weights, every metric, every epoch record; relative
-// 1e-10); contradicting resumes are refused naming the option; a non-finite loss is an agreed
+// 1000 n eps); contradicting resumes are refused naming the option; a non-finite loss is an agreed
 // error. Goes through the executable's own command-line parser and run driver.
 #include <boost/test/unit_test.hpp>
 
@@ -99,6 +99,10 @@ double params_diff(const std::vector<double>& a, const std::vector<double>& b) {
   return scale == 0 ? m : m / scale;
 }
 
+/// A resumed run on another rank count sums the gradients over the n = 90 rows (run_args) in
+/// another order, and 9 epochs of Adam carry those differences on: 1000 n eps.
+constexpr double kResumeTol = test::tol(90, 1000);
+
 /// Differences of a resumed run against the reference: weights, metric rows, epoch rows.
 void check_same(const mlp::RunSummary& got, const mlp::RunSummary& ref, const char* what) {
   const double dp = params_diff(got.parameters, ref.parameters);
@@ -106,9 +110,9 @@ void check_same(const mlp::RunSummary& got, const mlp::RunSummary& ref, const ch
   const double de = rows_diff(got.epoch_rows, ref.epoch_rows, 1);
   BOOST_TEST_MESSAGE(what << ": weights " << dp << ", metrics " << dm << ", epochs " << de);
   BOOST_CHECK(got.epochs_done == ref.epochs_done);
-  BOOST_CHECK(dp < 1e-10);
-  BOOST_CHECK(dm < 1e-10);
-  BOOST_CHECK(de < 1e-10);
+  BOOST_CHECK(dp < kResumeTol);
+  BOOST_CHECK(dm < kResumeTol);
+  BOOST_CHECK(de < kResumeTol);
 }
 
 int count_state_files(const fs::path& dir, const std::string& stem) {
@@ -182,7 +186,7 @@ BOOST_AUTO_TEST_CASE(resume_after_a_stop_reproduces_the_uninterrupted_run) {
                                               longer.epoch_rows.begin() + 8);
   const std::vector<std::vector<double>> ref_head(reference->epoch_rows.begin(),
                                                   reference->epoch_rows.begin() + 8);
-  DEEPRFM_CHECK_ALL(rows_diff(head, ref_head, 1) < 1e-10);
+  DEEPRFM_CHECK_ALL(rows_diff(head, ref_head, 1) < kResumeTol);
   const mlp::RunSummary again = resume_run(c, world, {"--epochs", "12"});
   DEEPRFM_CHECK_ALL(again.epochs_done == 12 &&
                     params_diff(again.parameters, longer.parameters) == 0);

@@ -95,9 +95,12 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
     BOOST_TEST_MESSAGE(mlp::to_string(optimizer)
                        << " at " << world.size() << " ranks vs 1: weights " << dp << ", losses "
                        << dl << ", measurements " << dm);
-    DEEPRFM_CHECK_ALL(dp < 1e-10);
-    DEEPRFM_CHECK_ALL(dl < 1e-10);
-    DEEPRFM_CHECK_ALL(dm < 1e-10);
+    // The gradients' sums over the n rows run in another order at P ranks; 4 epochs of Adam
+    // steps carry those differences on (Adam divides by sqrt(v): they do not shrink).
+    const double tol = test::tol(options.n, 1000);
+    DEEPRFM_CHECK_ALL(dp < tol);
+    DEEPRFM_CHECK_ALL(dl < tol);
+    DEEPRFM_CHECK_ALL(dm < tol);
     // Training did something, and the weights are bitwise the same on every rank.
     DEEPRFM_CHECK_ALL(reference.running_losses.back() < reference.running_losses.front());
     std::vector<double> rank0 = distributed.parameters;
@@ -107,15 +110,12 @@ BOOST_AUTO_TEST_CASE(short_training_is_independent_of_the_rank_count) {
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
-  const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE(
-        "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  const std::filesystem::path dir = test::fashion_mnist_dir();
+  if (!test::require_fashion_mnist(dir)) return;  // a failure, not a skip
   auto world = mpi::Communicator::world();
   la::ProcessGrid grid(world, la::most_square_shape(world.size()));
-  data::DataOptions options;  // fashion-mnist from the default folder
+  data::DataOptions options;  // fashion-mnist
+  options.data_dir = dir.string();
   options.n = 300;
   options.n_test = 200;
   auto data = data::load_train_test(options, grid, 32);
@@ -140,7 +140,11 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_short_training_lowers_the_loss) {
   DEEPRFM_CHECK_ALL(last.eval.train_loss < 0.5 * before.train_loss);
   DEEPRFM_CHECK_ALL(last.eval.train_accuracy > 0.8);
   DEEPRFM_CHECK_ALL(last.eval.test_accuracy > 0.6);
-  DEEPRFM_CHECK_ALL(test::rel_diff(m.eval.train_loss, last.eval.train_loss) < 1e-12);
+  // The same loss, a sum over n rows, evaluated twice (measure and the epoch's evaluation).
+  BOOST_TEST_MESSAGE(
+      "train loss measure vs epoch: " << test::rel_diff(m.eval.train_loss, last.eval.train_loss));
+  DEEPRFM_CHECK_ALL(test::rel_diff(m.eval.train_loss, last.eval.train_loss) <
+                    test::tol(options.n, 2));
   // Training lowers within-class variability at the last hidden layer's output.
   DEEPRFM_CHECK_ALL(m.layers.back().collapse.mapped.nc1 < m.layers.front().collapse.input.nc1);
   for (const auto& l : m.layers) DEEPRFM_CHECK_ALL(std::isfinite(l.nfa_corr) && l.nfa_corr > 0);

@@ -91,7 +91,7 @@ start() {
   local nodes="${1:-2}"
   [ "$(id -u)" -eq 0 ] || die "needs root (several slurmd on one host, mount namespaces)"
   for b in munged slurmctld slurmd slurmdbd mariadbd mariadb-install-db sbatch sacct unshare; do
-    command -v "$b" >/dev/null || die "$b not found (bash scripts/setup.sh --slurm installs it)"
+    command -v "$b" >/dev/null || die "$b not found (bash scripts/setup.sh --tests installs it)"
   done
   if [ -e "$dir/etc/slurm.conf" ]; then
     log "$dir holds a cluster from an earlier run: stopping it and starting afresh"

@@ -10,8 +10,13 @@ layer and 'same' or 'DIFFERENT'; exit 0 when every quantity agrees to --rtol, 1 
 import argparse
 import sys
 
-import h5py
-import numpy as np
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:
+    print(f"compare_results: FAILED: the Python module {e.name} is not installed for "
+          f"{sys.executable} (Debian: python3-h5py python3-numpy); run bash scripts/setup.sh --tests")
+    sys.exit(1)
 
 METRIC_PREFIXES = ("nc1_", "nc1_pinv_", "nc2_etf_", "nc2_orth_", "trace_within_", "trace_between_")
 OTHER_ATTRS = ("test_accuracy", "train_accuracy", "dim_in")

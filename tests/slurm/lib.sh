@@ -10,6 +10,11 @@ repo="${2:?repo}"
 build="${3:?build folder}"
 work_name="${4:?work name}"
 python="${DEEPRFM_TEST_PYTHON:-/usr/bin/python3}"
+if ! "$python" -c 'import h5py, numpy' 2>/dev/null; then
+  echo "FAILED: $python lacks the Python module h5py or numpy (Debian: python3-h5py python3-numpy); run bash scripts/setup.sh --tests"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 if [ ! -f "$cluster_dir/env.sh" ]; then
   echo "FAILED: no test cluster in $cluster_dir (the ctest fixture slurm_cluster_start failed?)"
   echo "0 passed, 1 failed"

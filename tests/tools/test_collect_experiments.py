@@ -39,7 +39,10 @@ try:
     import numpy as np
     import matplotlib  # noqa: F401
 except ImportError as e:
-    print(f"FAILED: test_collect_experiments needs python3-h5py python3-numpy python3-matplotlib ({e})")
+    # A missing test dependency fails the suite: nothing here would have been tested.
+    print(f"FAILED: the Python module {e.name} is not installed for {sys.executable} "
+          "(test_collect_experiments needs Debian's python3-h5py python3-numpy python3-matplotlib); "
+          "run bash scripts/setup.sh --tests")
     print("0 passed, 1 failed")
     sys.exit(1)
 

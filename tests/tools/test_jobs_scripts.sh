@@ -11,6 +11,13 @@ set -uo pipefail
 repo="${1:?repo}"
 bin="${2:?deeprfm executable}"
 python="${3:?python with h5py}"
+# Without h5py, run_resumable treats every file as incomplete and the comparisons cannot run:
+# a failure that names the fix, not ten confusing ones.
+if ! "$python" -c 'import h5py, numpy' 2>/dev/null; then
+  echo "FAILED: $python lacks the Python module h5py or numpy (Debian: python3-h5py python3-numpy); run bash scripts/setup.sh --tests"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1

@@ -22,8 +22,7 @@ enum class ErrorKind : int {
 /// its strings (message and source file), so it stays valid however long it is kept.
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message, std::string file, int line,
-        bool agreed = false)
+  Error(ErrorKind kind, const std::string& message, std::string file, int line, bool agreed = false)
       : std::runtime_error(message),
         kind_(kind),
         file_(std::move(file)),

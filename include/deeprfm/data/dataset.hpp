@@ -1,6 +1,6 @@
 #pragma once
-/// Data: sample sources (file formats, synthetic), selection, preprocessing (docs/numerics.md §1) and the
-/// block-cyclic distributed data set that the rest of the program uses.
+/// Data: sample sources (file formats, synthetic), selection, preprocessing (docs/numerics.md §1)
+/// and the block-cyclic distributed data set that the rest of the program uses.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

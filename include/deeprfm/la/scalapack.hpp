@@ -96,10 +96,11 @@ class DistMatrix;
 /// reads it from PILAENV, a routine its documentation leaves to the user to tune; the separate
 /// target deeprfm::pilaenv (src/instrument/pilaenv.cpp), which deeprfm's programs link, defines
 /// PILAENV to return this value. A program linking only deeprfm::deeprfm keeps its ScaLAPACK's
-/// own PILAENV, and this setting then has no effect (pblas_logical_block_queries() stays 0). The reference value, 32, turns the updates
-/// inside pdpotrf into rank-32 local GEMMs and cost it 5-8 points of the DGEMM rate at
-/// n = 16000 on 2 ranks (docs/performance.md). Default 512. Vendor libraries (MKL, LibSci) may
-/// ignore it. Set it to the same value on every rank, before ScaLAPACK runs. Local (process-wide).
+/// own PILAENV, and this setting then has no effect (pblas_logical_block_queries() stays 0). The
+/// reference value, 32, turns the updates inside pdpotrf into rank-32 local GEMMs and cost it 5-8
+/// points of the DGEMM rate at n = 16000 on 2 ranks (docs/performance.md). Default 512. Vendor
+/// libraries (MKL, LibSci) may ignore it. Set it to the same value on every rank, before ScaLAPACK
+/// runs. Local (process-wide).
 inline constexpr int kMinPblasLogicalBlock = 512;
 void set_pblas_logical_block(int width);
 int pblas_logical_block();

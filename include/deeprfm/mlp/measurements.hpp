@@ -1,7 +1,7 @@
 #pragma once
-/// The paper's Section 4 measurements of one hidden layer W = U Sigma V^T (docs/mlp.md, Measurements): neural
-/// collapse of the layer input H, of Sigma V^T H and of ReLU(U Sigma V^T H), and the Neural
-/// Feature Ansatz correlations between W^T W and the AGOP with respect to H.
+/// The paper's Section 4 measurements of one hidden layer W = U Sigma V^T (docs/mlp.md,
+/// Measurements): neural collapse of the layer input H, of Sigma V^T H and of ReLU(U Sigma V^T H),
+/// and the Neural Feature Ansatz correlations between W^T W and the AGOP with respect to H.
 #include <vector>
 
 #include <deeprfm/la/dist_matrix.hpp>

@@ -51,12 +51,12 @@ void normalize_rows(la::DistMatrix<double>& x, const char* what);
 /// `same_points` the diagonal is set
 /// to k(0) exactly (with `same_points`, x and z must be the same object; row0 may be any:
 /// the diagonal is where row0 + i == j). Collective over the grid.
-KernelStats assemble_kernel(const model::Kernel& kernel, const la::DistMatrix<double>& x,
-                            int row0, int m, const la::DistMatrix<double>& z, bool same_points,
+KernelStats assemble_kernel(const model::Kernel& kernel, const la::DistMatrix<double>& x, int row0,
+                            int m, const la::DistMatrix<double>& z, bool same_points,
                             la::DistMatrix<double>& out);
 
-/// Replace a kernel matrix in place by its AGOP gradient weights w(r_ij) (docs/numerics.md §6): k/r for
-/// Laplace (0 for r < 1e-10 and on the diagonal), k for Gaussian. r is recovered from k
+/// Replace a kernel matrix in place by its AGOP gradient weights w(r_ij) (docs/numerics.md §6): k/r
+/// for Laplace (0 for r < 1e-10 and on the diagonal), k for Gaussian. r is recovered from k
 /// (relative error s eps / r, at most ~1e-12 outside near pairs), except for the near pairs
 /// of `stats` (from the assembly of this very matrix), whose exact r2 is used. Local.
 void kernel_to_gradient_weights(const model::Kernel& kernel, const KernelStats& stats,

@@ -17,8 +17,8 @@ namespace deeprfm::model {
 int panel_rows(int n, int block, int grid_rows);
 
 /// Fill the single-precision n x n `out` with K (or, with `gradient_weights`, with the AGOP
-/// weights W, docs/numerics.md §6) of the rows of x, panel by panel: each panel is assembled in double
-/// (Gram by pdgemm, near pairs from differences) and rounded once. Collective.
+/// weights W, docs/numerics.md §6) of the rows of x, panel by panel: each panel is assembled in
+/// double (Gram by pdgemm, near pairs from differences) and rounded once. Collective.
 KernelStats assemble_kernel_single(const model::Kernel& kernel, const la::DistMatrix<double>& x,
                                    bool gradient_weights, la::DistMatrix<float>& out);
 
@@ -49,9 +49,9 @@ struct RefinementReport {
 /// system is too ill-conditioned for single precision) or does not reach the tolerance in
 /// `max_iterations`, every rank throws the same Error(numerical) saying what to do.
 /// Collective.
-RefinementReport mixed_precision_solve(const model::Kernel& kernel,
-                                       const la::DistMatrix<double>& x, double ridge,
-                                       la::DistMatrix<float>& kf, la::DistMatrix<double>& a,
+RefinementReport mixed_precision_solve(const model::Kernel& kernel, const la::DistMatrix<double>& x,
+                                       double ridge, la::DistMatrix<float>& kf,
+                                       la::DistMatrix<double>& a,
                                        la::DistMatrix<double>& predictions,
                                        const std::string& context, double tolerance = 1e-10,
                                        int max_iterations = 30);

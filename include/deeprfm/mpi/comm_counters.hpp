@@ -42,12 +42,12 @@
 /// it differently (hierarchical ones cross the network once per node rather than once per rank); it
 /// is exact for p = 2 and whenever all or none of the other ranks are off-node. A destination
 /// outside MPI_COMM_WORLD (a spawned or connected job) counts as off-node. The node of every world
-/// rank is determined once, inside MPI_Init / MPI_Init_thread (which src/instrument/pmpi_counters.cpp
-/// intercepts as well, so the collective this needs runs where every rank is anyway, never inside a
-/// send), with PMPI_ calls that are not counted. Test-only override:
-/// DEEPRFM_TEST_NODE_OF_RANK="0,0,1,1" (the node index of each world rank, one per rank) replaces
-/// the shared-memory split, so that a multi-node layout can be tested on one host; a malformed
-/// value aborts the job in MPI_Init. All functions here are local and thread-safe.
+/// rank is determined once, inside MPI_Init / MPI_Init_thread (which
+/// src/instrument/pmpi_counters.cpp intercepts as well, so the collective this needs runs where
+/// every rank is anyway, never inside a send), with PMPI_ calls that are not counted. Test-only
+/// override: DEEPRFM_TEST_NODE_OF_RANK="0,0,1,1" (the node index of each world rank, one per rank)
+/// replaces the shared-memory split, so that a multi-node layout can be tested on one host; a
+/// malformed value aborts the job in MPI_Init. All functions here are local and thread-safe.
 #include <cstdint>
 #include <vector>
 

@@ -10,9 +10,9 @@ namespace deeprfm::rfm {
 
 struct ModelConfig {
   model::Kernel kernel;  ///< Laplace, bandwidth 2.0
-  double ridge = 0.0;      ///< mu; 0 = ridgeless (the paper)
-  int width = 512;         ///< D, random-feature width
-  int layers = 8;          ///< L
+  double ridge = 0.0;    ///< mu; 0 = ridgeless (the paper)
+  int width = 512;       ///< D, random-feature width
+  int layers = 8;        ///< L
   model::FeatureInit feature_init = model::FeatureInit::gaussian;
   std::uint64_t seed = 1;             ///< seeds W_l (and synthetic data)
   int block = la::kDefaultBlockSize;  ///< block-cyclic block size

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include <deeprfm/store/atomic_file.hpp>
+#include <deeprfm/store/checkpoint_file.hpp>
 #include <deeprfm/h5/hdf5.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
 
@@ -13,13 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
-constexpr int kFormatVersion = 1;
-constexpr const char* kStateSuffix = ".state.h5";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
+const store::CheckpointFormat kFormat{"deeprfm-mlp", 1};
+const store::StateFileNames kStateFiles{".epoch", ".state.h5"};
 
 std::vector<std::vector<double>> read_rows(const h5::File& f, const std::string& table) {
   std::vector<std::vector<double>> rows;
@@ -39,7 +35,8 @@ CheckpointStore::CheckpointStore(std::string path, const mpi::Communicator& comm
 
 std::string CheckpointStore::state_path(int epoch) const {
   char suffix[48];
-  std::snprintf(suffix, sizeof(suffix), ".epoch%04d%s", epoch, kStateSuffix);
+  std::snprintf(suffix, sizeof(suffix), "%s%04d%s", kStateFiles.infix.c_str(), epoch,
+                kStateFiles.suffix.c_str());
   return path_ + suffix;
 }
 
@@ -48,21 +45,7 @@ void CheckpointStore::replace_atomically(const std::string& tmp, const std::stri
 }
 
 void CheckpointStore::remove_leftovers(const std::string& keep) const {
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    std::error_code ec;
-    fs::remove(path_ + ".tmp", ec);
-    const std::string prefix = fs::path(path_).filename().string() + ".epoch";
-    for (const auto& entry : fs::directory_iterator(store::folder_of(path_), ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind(prefix, 0) != 0) continue;
-      if (!ends_with(name, kStateSuffix) && !ends_with(name, std::string(kStateSuffix) + ".tmp"))
-        continue;
-      if (name == keep) continue;
-      std::error_code rm;
-      fs::remove(entry.path(), rm);
-    }
-  });
+  store::remove_stale_files(path_, kStateFiles, keep, comm_);
 }
 
 void CheckpointStore::create(bool overwrite, const RunHeader& header, const data::TrainTest& data,
@@ -81,8 +64,7 @@ void CheckpointStore::create(bool overwrite, const RunHeader& header, const data
                      header.blas_threads, header.parameters);
     w.write_data(data);
     h5::File& f = w.file();
-    f.ensure_group(kCheckpoint);
-    f.write_attribute(kCheckpoint, "format_version", static_cast<std::int64_t>(kFormatVersion));
+    store::write_checkpoint_format(f, kFormat);
     f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(0));
     f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(1));
     f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
@@ -104,19 +86,7 @@ void CheckpointStore::create(bool overwrite, const RunHeader& header, const data
 void CheckpointStore::open_existing() {
   {
     h5::File f(path_, h5::File::Mode::read_only, comm_);
-    const std::string program =
-        f.has_attribute("/", "program") ? f.read_attribute_string("/", "program") : "";
-    DEEPRFM_AGREE(
-        comm_, program == "deeprfm-mlp", input,
-        "--resume " << path_ << ": not a deeprfm-mlp results file (program '" << program << "')");
-    DEEPRFM_AGREE(comm_, f.exists(kCheckpoint) && f.exists("/config"), input,
-                  "--resume " << path_
-                              << ": the file has no /checkpoint (written by a deeprfm-mlp "
-                                 "without checkpoints?); it cannot be resumed");
-    const auto version = f.read_attribute_int64(kCheckpoint, "format_version");
-    DEEPRFM_AGREE(comm_, version == kFormatVersion, input,
-                  "--resume " << path_ << ": checkpoint format " << version << ", expected "
-                              << kFormatVersion);
+    store::check_checkpoint_format(f, path_, kFormat, comm_);
     completed_epochs_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "completed_epochs"));
     epochs_planned_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "epochs_planned"));
     complete_ = f.read_attribute_int64(kCheckpoint, "complete") != 0;

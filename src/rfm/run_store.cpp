@@ -5,6 +5,7 @@
 
 #include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/store/atomic_file.hpp>
+#include <deeprfm/store/checkpoint_file.hpp>
 #include <deeprfm/store/results_file.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
@@ -14,7 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
-constexpr int kFormatVersion = 1;
+const store::CheckpointFormat kFormat{"deeprfm", 1};
+const store::StateFileNames kStateFiles{".layer", ".state.h5"};
 
 }  // namespace
 
@@ -32,8 +34,7 @@ void RunStore::replace_atomically(const std::string& tmp, const std::string& fin
 }
 
 void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) const {
-  f.ensure_group(kCheckpoint);
-  f.write_attribute(kCheckpoint, "format_version", static_cast<std::int64_t>(kFormatVersion));
+  store::write_checkpoint_format(f, kFormat);
   f.write_attribute(kCheckpoint, "completed_layers", static_cast<std::int64_t>(completed_layers_));
   f.write_attribute(kCheckpoint, "next_layer", static_cast<std::int64_t>(completed_layers_ + 1));
   f.write_attribute(kCheckpoint, "layers_planned", static_cast<std::int64_t>(layers_planned));
@@ -47,8 +48,8 @@ void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) cons
 
 void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest& data,
                       int layers_planned) {
-  h5::File::check_path(path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive,
-                   comm_);
+  h5::File::check_path(
+      path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, comm_);
   const std::string tmp = path_ + ".tmp";
   {
     ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
@@ -66,23 +67,14 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
   layer_dims_.clear();
   layer_ranks_.clear();
   layer_wall_.clear();
-  // A previous run's companion files (with --overwrite) are stale now.
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    for (int l = 1; l <= 4096; ++l) {
-      std::error_code ec;
-      if (!fs::remove(companion_path(l), ec) && l > 64) break;
-    }
-  });
+  // A previous run's companion files (an overwritten run's) are stale now.
+  store::remove_stale_files(path_, kStateFiles, "", comm_);
 }
 
 void RunStore::open_existing() {
   {
     h5::File f(path_, h5::File::Mode::read_only, comm_);
-    const bool is_run = f.exists(kCheckpoint) && f.exists("/config");
-    DEEPRFM_AGREE(comm_, is_run, input,
-                  path_ << " is not a deeprfm results file with a checkpoint (no /checkpoint or "
-                           "/config group)");
+    store::check_checkpoint_format(f, path_, kFormat, comm_);
     completed_layers_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "completed_layers"));
     layers_planned_ = static_cast<int>(f.read_attribute_int64(kCheckpoint, "layers_planned"));
     complete_ = f.read_attribute_int64(kCheckpoint, "complete") != 0;
@@ -113,14 +105,11 @@ void RunStore::open_existing() {
     }
   }
   // Leftovers of an interrupted commit: temporary files and companions of other layers.
+  const std::string kept =
+      completed_layers_ > 0 ? fs::path(companion_path(completed_layers_)).filename().string() : "";
+  store::remove_stale_files(path_, kStateFiles, kept, comm_);
   mpi::run_agreed(comm_, [&] {
     if (comm_.rank() != 0) return;
-    std::error_code ec;
-    fs::remove(path_ + ".tmp", ec);
-    for (int l = 1; l <= completed_layers_ + 1; ++l) {
-      fs::remove(companion_path(l) + ".tmp", ec);
-      if (l != completed_layers_) fs::remove(companion_path(l), ec);
-    }
     if (completed_layers_ > 0)
       DEEPRFM_CHECK(fs::exists(companion_path(completed_layers_)), input,
                     "the checkpoint's state file " << companion_path(completed_layers_)

@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(contradicting_resumes_are_refused) {
   } catch (const Error& e) {
     not_mlp = e.agreed() ? e.what() : "not agreed";
   }
-  DEEPRFM_CHECK_ALL(not_mlp.find("not a deeprfm-mlp results file") != std::string::npos);
+  DEEPRFM_CHECK_ALL(not_mlp.find("written by 'deeprfm', not by deeprfm-mlp") != std::string::npos);
   world.barrier();
   if (world.rank() == 0) fs::remove_all(dir);
 }

@@ -37,8 +37,9 @@ void check_checkpoint_format(const h5::File& f, const std::string& path,
                 path << " has no /checkpoint or /config group (written without checkpoints?): "
                         "it cannot be continued");
   const bool has_version = f.has_attribute(kCheckpoint, "format_version");
-  const std::int64_t version =
-      has_version ? f.read_attribute_int64(kCheckpoint, "format_version") : -1;
+  DEEPRFM_AGREE(comm, has_version, input,
+                path << ": /checkpoint has no format_version; it cannot be continued");
+  const std::int64_t version = f.read_attribute_int64(kCheckpoint, "format_version");
   DEEPRFM_AGREE(comm, version == format.version, input,
                 path << ": checkpoint format version " << version << "; this " << format.program
                      << " reads version " << format.version);

@@ -11,6 +11,7 @@
 
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/mpi/environment.hpp>
+#include <deeprfm/rfm/results_writer.hpp>
 #include <deeprfm/rfm/run.hpp>
 #include <deeprfm/rfm/run_store.hpp>
 #include <deeprfm/runtime/run_control.hpp>
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   deeprfm::ensure_stop_handlers();  // in case MPI_Init replaced them (Open MPI 4.1 does not)
   auto world = deeprfm::mpi::Communicator::world();
   deeprfm::app::MainContext context;
-  context.program = "deeprfm";
+  context.program = deeprfm::rfm::kProgramName;
   return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::app::ParseResult parsed;
     std::optional<deeprfm::rfm::RunStore> existing;
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
     // Every rank uses rank 0's deadline, margin and grace.
     const deeprfm::TimeLimits limits = deeprfm::agree_time_limits(parsed.options.limits, world);
     deeprfm::WatchdogText text;
-    text.program = "deeprfm";
+    text.program = deeprfm::rfm::kProgramName;
     text.unit = "layer";
     text.output = parsed.options.output;
     deeprfm::Watchdog watchdog(limits, text, world.rank());

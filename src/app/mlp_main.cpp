@@ -8,6 +8,7 @@
 #include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
+#include <deeprfm/mlp/results_writer.hpp>
 #include <deeprfm/mlp/run.hpp>
 #include <deeprfm/mpi/environment.hpp>
 #include <deeprfm/version.hpp>
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
   deeprfm::ensure_stop_handlers();  // in case MPI_Init replaced them (Open MPI 4.1 does not)
   auto world = deeprfm::mpi::Communicator::world();
   deeprfm::app::MainContext context;
-  context.program = "deeprfm-mlp";
+  context.program = deeprfm::mlp::kProgramName;
   context.out_of_memory_advice = "use more ranks, a smaller --n or a smaller --batch-size";
   return deeprfm::app::guarded_main(world, context, [&] {
     std::optional<deeprfm::mlp::CheckpointStore> existing;
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
     // Every rank uses rank 0's deadline, margin and grace.
     const deeprfm::TimeLimits limits = deeprfm::agree_time_limits(parsed.options.limits, world);
     deeprfm::WatchdogText text;
-    text.program = "deeprfm-mlp";
+    text.program = deeprfm::mlp::kProgramName;
     text.unit = "epoch";
     text.output = parsed.options.output;
     deeprfm::Watchdog watchdog(limits, text, world.rank());

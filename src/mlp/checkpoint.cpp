@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
-const store::CheckpointFormat kFormat{"deeprfm-mlp", 1};
+const store::CheckpointFormat kFormat{kProgramName, 1};
 const store::StateFileNames kStateFiles{".epoch", ".state.h5"};
 
 std::vector<std::vector<double>> read_rows(const h5::File& f, const std::string& table) {
@@ -40,10 +40,6 @@ std::string CheckpointStore::state_path(int epoch) const {
   return path_ + suffix;
 }
 
-void CheckpointStore::replace_atomically(const std::string& tmp, const std::string& final) const {
-  store::replace_file_atomically(tmp, final, comm_);
-}
-
 void CheckpointStore::remove_leftovers(const std::string& keep) const {
   store::remove_stale_files(path_, kStateFiles, keep, comm_);
 }
@@ -52,29 +48,30 @@ void CheckpointStore::create(bool overwrite, const RunHeader& header, const data
                              int epochs_planned) {
   h5::File::check_path(
       path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, comm_);
-  const std::string tmp = path_ + ".tmp";
   completed_epochs_ = 0;
   epochs_planned_ = epochs_planned;
   complete_ = false;
   wall_seconds_ = 0;
   state_file_.clear();
-  {
-    ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
-    w.write_run_info(header.command_line, header.options, header.ranks, header.blas_library,
-                     header.blas_threads, header.parameters);
-    w.write_data(data);
-    h5::File& f = w.file();
-    store::write_checkpoint_format(f, kFormat);
-    f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(0));
-    f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(1));
-    f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
-    f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(0));
-    f.write_attribute(kCheckpoint, "state_file", std::string());
-    f.write_attribute(kCheckpoint, "wall_seconds", 0.0);
-    f.write_attribute(kCheckpoint, "ranks", static_cast<std::int64_t>(comm_.size()));
-    f.close();
-  }
-  replace_atomically(tmp, path_);
+  store::write_file_atomically(
+      path_,
+      [&](const std::string& tmp) {
+        ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
+        w.write_run_info(header.command_line, header.options, header.ranks, header.blas_library,
+                         header.blas_threads, header.parameters);
+        w.write_data(data);
+        h5::File& f = w.file();
+        store::write_checkpoint_format(f, kFormat);
+        f.write_attribute(kCheckpoint, "completed_epochs", static_cast<std::int64_t>(0));
+        f.write_attribute(kCheckpoint, "next_epoch", static_cast<std::int64_t>(1));
+        f.write_attribute(kCheckpoint, "epochs_planned", static_cast<std::int64_t>(epochs_planned));
+        f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(0));
+        f.write_attribute(kCheckpoint, "state_file", std::string());
+        f.write_attribute(kCheckpoint, "wall_seconds", 0.0);
+        f.write_attribute(kCheckpoint, "ranks", static_cast<std::int64_t>(comm_.size()));
+        f.close();
+      },
+      comm_);
   options_ = header.options;
   metric_rows_.clear();
   epoch_rows_.clear();
@@ -123,10 +120,11 @@ void CheckpointStore::commit(const TrainingState& state,
                              const std::vector<std::vector<double>>& epoch_rows, int epochs_planned,
                              const Network* weights, double wall_seconds, bool complete) {
   DEEPRFM_ASSERT(static_cast<int>(epoch_rows.size()) == state.epoch);
-  // 1. The state file, complete before anything names it.
-  const std::string state_file = state_path(state.epoch);
-  {
-    h5::File f(state_file + ".tmp", h5::File::Mode::create_truncate, comm_);
+  store::CheckpointCommit commit;
+  commit.state_path = state_path(state.epoch);
+  const std::string state_name = fs::path(commit.state_path).filename().string();
+  commit.write_state = [&](const std::string& tmp) {
+    h5::File f(tmp, h5::File::Mode::create_truncate, comm_);
     f.write_replicated("/parameters", {hsize_t(state.parameters.size())}, state.parameters.data());
     f.write_replicated("/first_moment", {hsize_t(state.first_moment.size())},
                        state.first_moment.data());
@@ -137,14 +135,9 @@ void CheckpointStore::commit(const TrainingState& state,
     f.write_attribute("/", "steps", static_cast<std::int64_t>(state.steps));
     f.write_attribute("/", "next_epoch", static_cast<std::int64_t>(state.epoch + 1));
     f.close();
-  }
-  replace_atomically(state_file + ".tmp", state_file);
-
-  // 2. A copy of the results file with everything new.
-  const std::string tmp = path_ + ".tmp";
-  store::copy_file_on_root(path_, tmp, comm_);
-  const std::string state_name = fs::path(state_file).filename().string();
-  {
+  };
+  // Everything new, and the /checkpoint attributes naming the new state file.
+  commit.update_results = [&](const std::string& tmp) {
     ResultsWriter w(tmp, h5::File::Mode::read_write, comm_);
     for (const auto& m : new_measurements) w.write_measurement(m, true);
     w.write_epoch_rows(epoch_rows);
@@ -163,10 +156,9 @@ void CheckpointStore::commit(const TrainingState& state,
       f.write_attribute("/", "completed", static_cast<std::int64_t>(1));
     }
     f.close();
-  }
-  // 3. The commit point.
-  replace_atomically(tmp, path_);
-  const std::string previous = state_file_;
+  };
+  commit.superseded_state = state_file_;
+  store::commit_checkpoint(path_, commit, comm_);
   completed_epochs_ = state.epoch;
   epochs_planned_ = epochs_planned;
   complete_ = complete;
@@ -174,15 +166,6 @@ void CheckpointStore::commit(const TrainingState& state,
   state_file_ = state_name;
   metric_rows_ = metric_rows;
   epoch_rows_ = epoch_rows;
-
-  // 4. The previous state file is no longer referenced.
-  if (!previous.empty() && previous != state_name) {
-    mpi::run_agreed(comm_, [&] {
-      if (comm_.rank() != 0) return;
-      std::error_code ec;
-      fs::remove(fs::path(store::folder_of(path_)) / previous, ec);
-    });
-  }
 }
 
 TrainingState CheckpointStore::load_state() const {

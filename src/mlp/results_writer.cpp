@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <limits>
 
-
 namespace deeprfm::mlp {
 
 namespace {
@@ -108,7 +107,7 @@ void ResultsWriter::write_run_info(const std::string& command_line,
                                    int ranks, const std::string& blas_library, int blas_threads,
                                    std::int64_t parameters) {
   h5::File& f = file_;
-  store::write_program_attributes(f, "deeprfm-mlp");
+  store::write_program_attributes(f, kProgramName);
   f.write_attribute("/", "command_line", command_line);
   f.write_attribute("/", "ranks", static_cast<std::int64_t>(ranks));
   f.write_attribute("/", "blas_library", blas_library);
@@ -120,7 +119,9 @@ void ResultsWriter::write_run_info(const std::string& command_line,
   f.flush();
 }
 
-void ResultsWriter::write_data(const data::TrainTest& data) { store::write_data_group(file_, data); }
+void ResultsWriter::write_data(const data::TrainTest& data) {
+  store::write_data_group(file_, data);
+}
 
 void ResultsWriter::write_measurement(const Measurement& m, bool save_agops) {
   h5::File& f = file_;

@@ -41,7 +41,7 @@ ResultsWriter::ResultsWriter(const std::string& path, h5::File::Mode mode,
 
 void ResultsWriter::write_run_info(const RunInfo& info) {
   h5::File& f = file_;
-  store::write_program_attributes(f, "deeprfm");
+  store::write_program_attributes(f, kProgramName);
   f.write_attribute("/", "command_line", info.command_line);
   f.write_attribute("/", "ranks", static_cast<std::int64_t>(info.ranks));
   f.write_attribute("/", "grid", info.grid.str());
@@ -57,7 +57,9 @@ void ResultsWriter::write_run_info(const RunInfo& info) {
   f.flush();
 }
 
-void ResultsWriter::write_data(const data::TrainTest& data) { store::write_data_group(file_, data); }
+void ResultsWriter::write_data(const data::TrainTest& data) {
+  store::write_data_group(file_, data);
+}
 
 void ResultsWriter::write_layer(const rfm::LayerResult& layer,
                                 const la::DistMatrix<double>* features) {

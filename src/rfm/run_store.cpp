@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kCheckpoint = "/checkpoint";
-const store::CheckpointFormat kFormat{"deeprfm", 1};
+const store::CheckpointFormat kFormat{kProgramName, 1};
 const store::StateFileNames kStateFiles{".layer", ".state.h5"};
 
 }  // namespace
@@ -27,10 +27,6 @@ std::string RunStore::companion_path(int completed) const {
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), ".layer%03d.state.h5", completed);
   return path_ + suffix;
-}
-
-void RunStore::replace_atomically(const std::string& tmp, const std::string& final) const {
-  store::replace_file_atomically(tmp, final, comm_);
 }
 
 void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) const {
@@ -50,18 +46,19 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
                       int layers_planned) {
   h5::File::check_path(
       path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, comm_);
-  const std::string tmp = path_ + ".tmp";
-  {
-    ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
-    w.write_run_info(info);
-    w.write_data(data);
-    completed_layers_ = 0;
-    complete_ = false;
-    layers_planned_ = layers_planned;
-    write_checkpoint_attributes(w.file(), layers_planned);
-    w.file().close();
-  }
-  replace_atomically(tmp, path_);
+  store::write_file_atomically(
+      path_,
+      [&](const std::string& tmp) {
+        ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
+        w.write_run_info(info);
+        w.write_data(data);
+        completed_layers_ = 0;
+        complete_ = false;
+        layers_planned_ = layers_planned;
+        write_checkpoint_attributes(w.file(), layers_planned);
+        w.file().close();
+      },
+      comm_);
   options_ = info.options;
   metric_rows_.clear();
   layer_dims_.clear();
@@ -124,25 +121,24 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
   const int completed = layer.layer + 1;
   DEEPRFM_ASSERT(completed == completed_layers_ + 1);
   set_run_context(layer.layer, "checkpoint");
-  // 1. The next layer's input features, in their own file.
-  const std::string state = companion_path(completed);
-  {
-    h5::File f(state + ".tmp", h5::File::Mode::create_truncate, comm_);
+  auto rows = metric_rows_;
+  rows.push_back(metric_row(layer));
+  store::CheckpointCommit commit;
+  commit.state_path = companion_path(completed);
+  // The next layer's input features, in their own file.
+  commit.write_state = [&](const std::string& tmp) {
+    h5::File f(tmp, h5::File::Mode::create_truncate, comm_);
     mpi::run_agreed(comm_, [&] { inject_fault_point(layer.layer, "checkpoint", comm_.rank()); });
     f.write_distributed("/train", x);
     if (x_test.rows() > 0) f.write_distributed("/test", x_test);
     f.write_attribute("/", "completed_layers", static_cast<std::int64_t>(completed));
     f.close();
-  }
-  replace_atomically(state + ".tmp", state);
-  mpi::run_agreed(comm_, [&] { inject_fault_point(layer.layer, "commit", comm_.rank()); });
-
-  // 2. A copy of the results file with the new layer appended.
-  const std::string tmp = path_ + ".tmp";
-  store::copy_file_on_root(path_, tmp, comm_);
-  auto rows = metric_rows_;
-  rows.push_back(metric_row(layer));
-  {
+  };
+  commit.after_state = [&] {
+    mpi::run_agreed(comm_, [&] { inject_fault_point(layer.layer, "commit", comm_.rank()); });
+  };
+  // The results file with the new layer appended, naming the new state file.
+  commit.update_results = [&](const std::string& tmp) {
     ResultsWriter w(tmp, h5::File::Mode::read_write, comm_);
     w.write_layer(layer, save_features ? &x : nullptr);
     const std::string g = "/layers/" + store::layer_group(layer.layer);
@@ -155,34 +151,33 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
     layers_planned_ = layers_planned;
     write_checkpoint_attributes(w.file(), layers_planned);
     w.file().close();
+  };
+  if (completed >= 2)
+    commit.superseded_state = fs::path(companion_path(completed - 1)).filename().string();
+  try {
+    store::commit_checkpoint(path_, commit, comm_);
+  } catch (...) {
+    completed_layers_ = completed - 1;  // the previous checkpoint is still the file's
+    throw;
   }
-  // 3. The commit point.
-  replace_atomically(tmp, path_);
   metric_rows_ = std::move(rows);
   layer_dims_.push_back(layer.dim_in);
   layer_ranks_.push_back(comm_.size());
   layer_wall_.push_back(layer.wall_seconds);
-
-  // 4. The previous state file is no longer referenced.
-  mpi::run_agreed(comm_, [&] {
-    if (comm_.rank() != 0 || completed < 2) return;
-    std::error_code ec;
-    fs::remove(companion_path(completed - 1), ec);
-  });
   set_run_context(layer.layer, "");
 }
 
 void RunStore::mark_complete(int layers_planned) {
-  const std::string tmp = path_ + ".tmp";
-  store::copy_file_on_root(path_, tmp, comm_);
-  {
-    h5::File f(tmp, h5::File::Mode::read_write, comm_);
-    complete_ = true;
-    layers_planned_ = layers_planned;
-    write_checkpoint_attributes(f, layers_planned);
-    f.close();
-  }
-  replace_atomically(tmp, path_);
+  store::update_file_atomically(
+      path_,
+      [&](const std::string& tmp) {
+        h5::File f(tmp, h5::File::Mode::read_write, comm_);
+        complete_ = true;
+        layers_planned_ = layers_planned;
+        write_checkpoint_attributes(f, layers_planned);
+        f.close();
+      },
+      comm_);
 }
 
 data::TrainTest RunStore::load_state(const la::ProcessGrid& grid, int block) const {

@@ -46,4 +46,21 @@ void copy_file_on_root(const std::string& from, const std::string& to,
   });
 }
 
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const std::string& tmp)>& write,
+                           const mpi::Communicator& comm) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  replace_file_atomically(tmp, path, comm);
+}
+
+void update_file_atomically(const std::string& path,
+                            const std::function<void(const std::string& tmp)>& update,
+                            const mpi::Communicator& comm) {
+  const std::string tmp = path + ".tmp";
+  copy_file_on_root(path, tmp, comm);
+  update(tmp);
+  replace_file_atomically(tmp, path, comm);
+}
+
 }  // namespace deeprfm::store

@@ -66,4 +66,20 @@ void remove_stale_files(const std::string& results_path, const StateFileNames& n
   });
 }
 
+void commit_checkpoint(const std::string& results_path, const CheckpointCommit& commit,
+                       const mpi::Communicator& comm) {
+  DEEPRFM_ASSERT(commit.write_state && commit.update_results);
+  write_file_atomically(commit.state_path, commit.write_state, comm);
+  if (commit.after_state) commit.after_state();
+  update_file_atomically(results_path, commit.update_results, comm);
+  if (commit.superseded_state.empty() ||
+      commit.superseded_state == fs::path(commit.state_path).filename().string())
+    return;
+  mpi::run_agreed(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::error_code ec;  // best effort: a leftover is removed by the next start's clean-up
+    fs::remove(fs::path(folder_of(results_path)) / commit.superseded_state, ec);
+  });
+}
+
 }  // namespace deeprfm::store

@@ -2,7 +2,9 @@
 // (include/deeprfm/store/checkpoint_file.hpp, docs/checkpointing.md): a file is continued only
 // by the program and format version that wrote it, refused otherwise as an agreed input error
 // that names the writer (so `deeprfm --resume <a deeprfm-mlp file>` exits 2 saying so, and the
-// other way round); stale state files of one run are removed and nothing else is.
+// other way round); stale state files of one run are removed and nothing else is; the commit
+// writes the state file before the results file names it, and a failed commit keeps the
+// previous checkpoint.
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -127,6 +129,90 @@ BOOST_AUTO_TEST_CASE(stale_state_files_of_one_run_are_removed_and_nothing_else) 
   std::set<std::string> left;
   for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
   DEEPRFM_CHECK_ALL(left == kept);
+  world.barrier();
+  if (world.rank() == 0) fs::remove_all(dir);
+}
+
+namespace {
+std::string named_state(const fs::path& results, const mpi::Communicator& comm) {
+  h5::File f(results.string(), h5::File::Mode::read_only, comm);
+  return f.read_attribute_string("/checkpoint", "state_file");
+}
+
+void write_named_state(const std::string& path, const std::string& state,
+                       const mpi::Communicator& comm) {
+  h5::File f(path, h5::File::Mode::read_write, comm);
+  f.write_attribute("/checkpoint", "state_file", state);
+  f.close();
+}
+
+void write_state_file(const std::string& path, int epoch, const mpi::Communicator& comm) {
+  h5::File f(path, h5::File::Mode::create_truncate, comm);
+  f.write_attribute("/", "epoch", static_cast<std::int64_t>(epoch));
+  f.close();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_commit_names_only_complete_state_files_and_a_failed_one_keeps_the_last) {
+  auto world = mpi::Communicator::world();
+  const fs::path dir = test::shared_temp_dir("ckpt-commit");
+  const fs::path results = dir / "run.h5";
+  write_minimal(results.string(), "deeprfm", 1, world);
+  write_named_state(results.string(), "run.h5.epoch0001.state.h5", world);
+  write_state_file((dir / "run.h5.epoch0001.state.h5").string(), 1, world);
+
+  // A successful commit: the new state file is complete (and renamed) before the results file
+  // names it, and the superseded one is removed after the commit point.
+  store::CheckpointCommit commit;
+  commit.state_path = (dir / "run.h5.epoch0002.state.h5").string();
+  commit.write_state = [&](const std::string& tmp) {
+    DEEPRFM_CHECK_ALL(tmp == commit.state_path + ".tmp");
+    write_state_file(tmp, 2, world);
+  };
+  bool after_state_ran = false;
+  commit.after_state = [&] {
+    after_state_ran = true;
+    DEEPRFM_CHECK_ALL(fs::exists(commit.state_path) && !fs::exists(commit.state_path + ".tmp"));
+    DEEPRFM_CHECK_ALL(named_state(results, world) == "run.h5.epoch0001.state.h5");
+  };
+  commit.update_results = [&](const std::string& tmp) {
+    DEEPRFM_CHECK_ALL(tmp == results.string() + ".tmp");
+    write_named_state(tmp, "run.h5.epoch0002.state.h5", world);
+    DEEPRFM_CHECK_ALL(named_state(results, world) == "run.h5.epoch0001.state.h5");
+  };
+  commit.superseded_state = "run.h5.epoch0001.state.h5";
+  store::commit_checkpoint(results.string(), commit, world);
+  DEEPRFM_CHECK_ALL(after_state_ran);
+  DEEPRFM_CHECK_ALL(named_state(results, world) == "run.h5.epoch0002.state.h5");
+  DEEPRFM_CHECK_ALL(!fs::exists(dir / "run.h5.epoch0001.state.h5"));
+  DEEPRFM_CHECK_ALL(!fs::exists(results.string() + ".tmp"));
+
+  // A commit that fails while the results copy is changed (say the disk filled): the error is
+  // agreed, the results file still names the previous state file and that file is kept.
+  store::CheckpointCommit failing;
+  failing.state_path = (dir / "run.h5.epoch0003.state.h5").string();
+  failing.write_state = [&](const std::string& tmp) { write_state_file(tmp, 3, world); };
+  failing.update_results = [&](const std::string& tmp) {
+    write_named_state(tmp, "run.h5.epoch0003.state.h5", world);
+    DEEPRFM_AGREE(world, world.rank() != world.size() - 1, resource, "no space left on device");
+  };
+  failing.superseded_state = "run.h5.epoch0002.state.h5";
+  bool agreed_failure = false;
+  try {
+    store::commit_checkpoint(results.string(), failing, world);
+  } catch (const Error& e) {
+    agreed_failure = e.agreed() && e.kind() == ErrorKind::resource;
+  }
+  DEEPRFM_CHECK_ALL(agreed_failure);
+  DEEPRFM_CHECK_ALL(named_state(results, world) == "run.h5.epoch0002.state.h5");
+  DEEPRFM_CHECK_ALL(fs::exists(dir / "run.h5.epoch0002.state.h5"));
+
+  // The next start's clean-up removes what the failed commit left (its state file, the copy).
+  store::remove_stale_files(results.string(), {".epoch", ".state.h5"}, "run.h5.epoch0002.state.h5",
+                            world);
+  std::set<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
+  DEEPRFM_CHECK_ALL((left == std::set<std::string>{"run.h5", "run.h5.epoch0002.state.h5"}));
   world.barrier();
   if (world.rank() == 0) fs::remove_all(dir);
 }

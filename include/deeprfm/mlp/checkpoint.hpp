@@ -90,7 +90,6 @@ class CheckpointStore {
   std::string state_path(int epoch) const;
 
  private:
-  void replace_atomically(const std::string& tmp, const std::string& final) const;
   /// Rank 0 removes `<path>.tmp` and every state file of this run except `keep` ("" = all).
   void remove_leftovers(const std::string& keep) const;
 

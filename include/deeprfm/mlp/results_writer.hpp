@@ -11,6 +11,10 @@
 
 namespace deeprfm::mlp {
 
+/// The program that writes these files: the root `program` attribute of its results and
+/// checkpoints, and the prefix of its messages.
+inline constexpr const char* kProgramName = "deeprfm-mlp";
+
 /// Names of the /metrics/table columns, in order (one row per measurement epoch x layer).
 /// Local.
 const std::vector<std::string>& metric_columns();

@@ -14,6 +14,10 @@
 
 namespace deeprfm::rfm {
 
+/// The program that writes these files: the root `program` attribute of its results and
+/// checkpoints, and the prefix of its messages.
+inline constexpr const char* kProgramName = "deeprfm";
+
 /// Facts about the run stored as attributes of the root group.
 struct RunInfo {
   std::string command_line;

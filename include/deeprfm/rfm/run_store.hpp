@@ -61,8 +61,6 @@ class RunStore {
   std::string companion_path(int completed) const;
 
  private:
-  /// Rank 0: flush `tmp` to disk and rename it over `final` (and sync the folder). Collective.
-  void replace_atomically(const std::string& tmp, const std::string& final) const;
   void write_checkpoint_attributes(h5::File& f, int layers_planned) const;
 
   std::string path_;

@@ -4,7 +4,8 @@
 /// the checkpoint's state files sit next to the results file as
 /// `<results file name><infix>NNN<suffix>` (e.g. `run.h5.layer002.state.h5`). The program
 /// stores (rfm::RunStore, mlp::CheckpointStore) keep their own progress attributes; the
-/// identity check and the clean-up of stale files are done here, once.
+/// identity check, the commit sequence and the clean-up of stale files are done here, once.
+#include <functional>
 #include <string>
 
 #include <deeprfm/h5/hdf5.hpp>
@@ -43,5 +44,27 @@ struct StateFileNames {
 /// keeps none). Other files are never touched. Collective over `comm`; agreed failure.
 void remove_stale_files(const std::string& results_path, const StateFileNames& names,
                         const std::string& keep, const mpi::Communicator& comm);
+
+/// One checkpoint commit. The steps run in this order, which is what makes a crash at any
+/// instant harmless (the results file names only complete state files):
+///  1. `write_state(tmp)` writes the new state file under a temporary name, which is then
+///     renamed to `state_path`: it is complete before anything names it;
+///  2. `after_state()`, if set (a fault-injection point for the tests);
+///  3. a copy of the results file is changed by `update_results(tmp)` (new rows, the new
+///     /checkpoint attributes naming `state_path`) and renamed over it: the commit point;
+///  4. `superseded_state` (a file name in the results file's folder, no folder part; empty for
+///     none), which nothing names any more, is removed.
+struct CheckpointCommit {
+  std::string state_path;
+  std::function<void(const std::string& tmp)> write_state;
+  std::function<void()> after_state;
+  std::function<void(const std::string& tmp)> update_results;
+  std::string superseded_state;
+};
+
+/// Run `commit` for the results file `results_path`. Collective over `comm`; every step agrees
+/// on failure, and a failure leaves the previous checkpoint intact.
+void commit_checkpoint(const std::string& results_path, const CheckpointCommit& commit,
+                       const mpi::Communicator& comm);
 
 }  // namespace deeprfm::store

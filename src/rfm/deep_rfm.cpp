@@ -149,7 +149,8 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     model::fill_targets(a, labels);
     la::DistMatrix<double> pred(grid_, n, classes, block);
     const model::RefinementReport report = model::mixed_precision_solve(
-        kernel, x, config_.ridge, kf, a, pred, where, std::min(1e-10, config_.residual_tolerance));
+        kernel, x, config_.ridge, kf, a, pred, where,
+        std::min(model::kRefinementTarget, config_.residual_tolerance));
     timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
                report.bytes_factorization, report.off_node_bytes_factorization);
     timers.add("refinement", report.seconds_refinement,

@@ -1,4 +1,5 @@
-// The deeprfm program's run, from the data to the last layer's commit (include/deeprfm/rfm/run.hpp).
+// The deeprfm program's run, from the data to the last layer's commit
+// (include/deeprfm/rfm/run.hpp).
 #include <deeprfm/rfm/run.hpp>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/la/process_grid.hpp>
 #include <deeprfm/la/scalapack.hpp>
+#include <deeprfm/model/vector_math.hpp>
 #include <deeprfm/rfm/deep_rfm.hpp>
 #include <deeprfm/rfm/results_writer.hpp>
 #include <deeprfm/version.hpp>
@@ -94,14 +96,14 @@ void check_memory(const RunSettings& opt, const mpi::Communicator& world, double
   int ranks = world.size();
   while (ranks < (1 << 20) &&
          baseline + estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1, ranks,
-                                                  opt.model.mixed_precision) >
+                                             opt.model.mixed_precision) >
              available)
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (baseline + estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test,
-                                                 grid_rows, grid_cols, opt.model.mixed_precision) <=
+    if (baseline + estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test, grid_rows,
+                                            grid_cols, opt.model.mixed_precision) <=
         available)
       lo = mid;
     else
@@ -167,9 +169,7 @@ class LayerClock {
       // A short local DGEMM per rank; the slowest rank sets the pace.
       flop_rate_ = world_.min(local_dgemm_rate()) * world_.size();
     }
-    const auto flops = [&](int d) {
-      return estimate_layer_flops(n, d, width, classes, n_test);
-    };
+    const auto flops = [&](int d) { return estimate_layer_flops(n, d, width, classes, n_test); };
     const TimePrediction p = predict_unit_seconds(dim, done_, flops, flop_rate_);
     const double left = limits_.deadline - now - limits_.stop_margin;
     if (talk_ && !announced_) {
@@ -248,12 +248,14 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
 
   la::GridShape shape;
   mpi::run_agreed(world, [&] {
-    shape =
-        opt.grid.empty() ? la::most_square_shape(world.size()) : la::parse_grid_shape(opt.grid);
+    shape = opt.grid.empty() ? la::most_square_shape(world.size()) : la::parse_grid_shape(opt.grid);
     DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
                   "--grid " << shape.str() << " has " << shape.rows * shape.cols
                             << " processes but the job has " << world.size() << " MPI ranks");
   });
+  // The kernels' vector-math path (DEEPRFM_VECTOR_MATH) is fixed here, before any work: a bad
+  // value is one agreed input error, not an abort inside the first kernel assembly.
+  mpi::run_agreed(world, [] { model::vector_math_path(); });
   la::ProcessGrid grid(world, shape);
   const la::BlasInfo blas = la::blas_info();
   if (talk) {
@@ -312,7 +314,7 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   const double baseline = world.max(current_rss_bytes());
   const double estimate =
       baseline + estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, shape.rows,
-                                               shape.cols, opt.model.mixed_precision);
+                                          shape.cols, opt.model.mixed_precision);
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, n_test, d, classes);

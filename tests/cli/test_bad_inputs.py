@@ -229,6 +229,23 @@ def run_cases(tmp):
     if not ok:
         failures += 1
         print(p.stdout[-1500:], p.stderr[-1500:])
+    # A bad DEEPRFM_VECTOR_MATH is one agreed input error before any work (not an abort in the
+    # first kernel assembly), and no results file is left behind.
+    total += 1
+    vm_out = os.path.join(tmp, "vector-math.h5")
+    cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + ["-x", "DEEPRFM_VECTOR_MATH", DEEPRFM] + \
+        options(syn_base, output=vm_out)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+                       env=dict(os.environ, DEEPRFM_VECTOR_MATH="avx9"))
+    errors = [l for l in p.stderr.splitlines() if l.startswith("deeprfm: error")]
+    ok = (p.returncode == EXIT_INPUT and len(errors) == 1 and "DEEPRFM_VECTOR_MATH" in errors[0]
+          and not os.path.exists(vm_out))
+    print("%s %-32s exit %d  %s" % ("ok  " if ok else "FAIL", "bad DEEPRFM_VECTOR_MATH",
+                                    p.returncode, errors[0] if errors else "(no error line)"))
+    if not ok:
+        failures += 1
+        print("     expected exit %d, one line naming DEEPRFM_VECTOR_MATH and no %s; stderr was:\n%s"
+              % (EXIT_INPUT, vm_out, p.stderr[-2000:]))
     # The benchmark validates its options the same way (agreed error, exit 2, one line).
     bench = os.path.join(os.path.dirname(DEEPRFM), "deeprfm-bench")
     if not os.path.exists(bench):

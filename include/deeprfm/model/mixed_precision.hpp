@@ -42,6 +42,10 @@ struct RefinementReport {
   double off_node_bytes_refinement = 0;     ///< the part of bytes_refinement sent off-node
 };
 
+/// The relative residual mixed_precision_solve refines to unless told otherwise (deeprfm uses
+/// the smaller of this and --residual-tolerance).
+inline constexpr double kRefinementTarget = 1e-10;
+
 /// Solve (K + mu I) A = Y: `kf` holds K in single precision on entry (assemble_kernel_single)
 /// and its Cholesky factor on exit; `a` holds Y on entry and A on exit; `predictions`
 /// receives K A. Iterates A <- A + solve_single(Y - (K + mu I) A) until the relative residual
@@ -49,11 +53,9 @@ struct RefinementReport {
 /// system is too ill-conditioned for single precision) or does not reach the tolerance in
 /// `max_iterations`, every rank throws the same Error(numerical) saying what to do.
 /// Collective.
-RefinementReport mixed_precision_solve(const model::Kernel& kernel, const la::DistMatrix<double>& x,
-                                       double ridge, la::DistMatrix<float>& kf,
-                                       la::DistMatrix<double>& a,
-                                       la::DistMatrix<double>& predictions,
-                                       const std::string& context, double tolerance = 1e-10,
-                                       int max_iterations = 30);
+RefinementReport mixed_precision_solve(
+    const model::Kernel& kernel, const la::DistMatrix<double>& x, double ridge,
+    la::DistMatrix<float>& kf, la::DistMatrix<double>& a, la::DistMatrix<double>& predictions,
+    const std::string& context, double tolerance = kRefinementTarget, int max_iterations = 30);
 
 }  // namespace deeprfm::model

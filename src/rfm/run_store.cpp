@@ -24,9 +24,13 @@ RunStore::RunStore(std::string path, const mpi::Communicator& comm)
     : path_(std::move(path)), comm_(comm) {}
 
 std::string RunStore::companion_path(int completed) const {
-  char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), ".layer%03d.state.h5", completed);
-  return path_ + suffix;
+  char number[16];
+  std::snprintf(number, sizeof(number), "%03d", completed);
+  return path_ + kStateFiles.infix + number + kStateFiles.suffix;
+}
+
+std::string RunStore::companion_name(int completed) const {
+  return completed > 0 ? fs::path(companion_path(completed)).filename().string() : "";
 }
 
 void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) const {
@@ -37,9 +41,7 @@ void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) cons
   f.write_attribute(kCheckpoint, "complete", static_cast<std::int64_t>(complete_ ? 1 : 0));
   // W_l is a function of (seed, layer) only: the generator position is the next layer index.
   f.write_attribute(kCheckpoint, "rng_next_layer", static_cast<std::int64_t>(completed_layers_));
-  const std::string companion =
-      completed_layers_ > 0 ? fs::path(companion_path(completed_layers_)).filename().string() : "";
-  f.write_attribute(kCheckpoint, "state_file", companion);
+  f.write_attribute(kCheckpoint, "state_file", companion_name(completed_layers_));
 }
 
 void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest& data,
@@ -102,9 +104,7 @@ void RunStore::open_existing() {
     }
   }
   // Leftovers of an interrupted commit: temporary files and companions of other layers.
-  const std::string kept =
-      completed_layers_ > 0 ? fs::path(companion_path(completed_layers_)).filename().string() : "";
-  store::remove_stale_files(path_, kStateFiles, kept, comm_);
+  store::remove_stale_files(path_, kStateFiles, companion_name(completed_layers_), comm_);
   mpi::run_agreed(comm_, [&] {
     if (comm_.rank() != 0) return;
     if (completed_layers_ > 0)
@@ -152,8 +152,7 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
     write_checkpoint_attributes(w.file(), layers_planned);
     w.file().close();
   };
-  if (completed >= 2)
-    commit.superseded_state = fs::path(companion_path(completed - 1)).filename().string();
+  commit.superseded_state = companion_name(completed - 1);
   try {
     store::commit_checkpoint(path_, commit, comm_);
   } catch (...) {

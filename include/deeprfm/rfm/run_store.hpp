@@ -59,6 +59,8 @@ class RunStore {
   const std::vector<double>& layer_wall_seconds() const { return layer_wall_; }
   /// Companion file of the checkpoint after `completed` layers. Local.
   std::string companion_path(int completed) const;
+  /// Its file name without the folder, as /checkpoint/state_file stores it ("" for 0). Local.
+  std::string companion_name(int completed) const;
 
  private:
   void write_checkpoint_attributes(h5::File& f, int layers_planned) const;

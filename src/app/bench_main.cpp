@@ -26,6 +26,7 @@
 #include <deeprfm/version.hpp>
 
 #include "guarded_main.hpp"
+#include "option_text.hpp"
 
 namespace po = boost::program_options;
 using namespace deeprfm;
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
         "m = n of the reference GEMM (default: min(n, 8192)); k = d")(
         "repeats", po::value<int>(&repeats)->default_value(3), "GEMM repetitions (best is kept)")(
         "json", po::value<std::string>(&json)->default_value(""), "write the results as JSON here");
+    context.flag_for = app::flag_lookup(desc);
     po::variables_map vm;
     mpi::run_agreed(world, [&] {
       try {
@@ -151,8 +153,8 @@ int main(int argc, char** argv) {
                                                 : la::default_pblas_logical_block(block));
     la::GridShape shape;
     mpi::run_agreed(world, [&] {
-      shape = grid_text.empty() ? la::most_square_shape(world.size())
-                                : la::parse_grid_shape(grid_text);
+      shape =
+          grid_text.empty() ? la::most_square_shape(world.size()) : la::parse_grid_shape(grid_text);
       DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
                     "--grid does not match the ranks");
     });

@@ -281,6 +281,11 @@ std::string continue_mismatch(const RunOptions& asked,
          " (use another --output, or --overwrite to replace it)";
 }
 
+std::string flag_for_subject(const std::string& subject) {
+  static const auto lookup = flag_lookup(describe_options());
+  return lookup(subject);
+}
+
 const std::vector<std::string>& options_changeable_on_resume() {
   static const std::vector<std::string> names = {
       "layers",       "grid",  "block-size",       "blas-threads",

@@ -26,6 +26,10 @@ struct ParseResult {
   RunOptions options;
 };
 
+/// The deeprfm flag of a setting an Error is about (Error::subject: "n" -> "--n"), or "" when
+/// deeprfm has no option of that name. Local.
+std::string flag_for_subject(const std::string& subject);
+
 /// Options that may differ between a run and its --resume.
 const std::vector<std::string>& options_changeable_on_resume();
 

@@ -7,6 +7,8 @@
 #include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/mpi/environment.hpp>
 
+#include "option_text.hpp"
+
 namespace deeprfm::app {
 
 namespace {
@@ -40,14 +42,16 @@ int guarded_main(const mpi::Communicator& world, MainContext& context,
     }
     return stop.exit_code();
   } catch (const Error& e) {
+    // The library names the quantity; the command line adds its flag for it.
+    const std::string message = e.what() + flag_suffix(e.subject(), context.flag_for);
     if (e.agreed()) {
       // Every rank has the same error: rank 0 reports, all exit together.
       if (world.rank() == 0)
-        std::fprintf(stderr, "%s: error%s: %s\n", program, where_text().c_str(), e.what());
+        std::fprintf(stderr, "%s: error%s: %s\n", program, where_text().c_str(), message.c_str());
       return static_cast<int>(e.kind());
     }
     std::fprintf(stderr, "%s: error on rank %d%s: %s (aborting all ranks)\n", program, world.rank(),
-                 where_text().c_str(), e.what());
+                 where_text().c_str(), message.c_str());
     mpi::Environment::abort(static_cast<int>(e.kind()));
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "%s: error on rank %d%s: out of memory (aborting all ranks); %s\n",

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   auto world = deeprfm::mpi::Communicator::world();
   deeprfm::app::MainContext context;
   context.program = deeprfm::rfm::kProgramName;
+  context.flag_for = deeprfm::app::flag_for_subject;
   return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::app::ParseResult parsed;
     std::optional<deeprfm::rfm::RunStore> existing;
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
     text.program = deeprfm::rfm::kProgramName;
     text.unit = "layer";
     text.output = parsed.options.output;
+    text.resume_flag = "--resume";
+    text.stop_grace_flag = "--stop-grace";
     deeprfm::Watchdog watchdog(limits, text, world.rank());
     return deeprfm::rfm::run_deep_rfm(parsed.options, limits, process_start, world,
                                       existing ? &*existing : nullptr, watchdog);

@@ -30,40 +30,12 @@ const std::set<std::string>& invocation_options() {
   return names;
 }
 
-}  // namespace
-
-mlp::RunSettings run_settings(const MlpRunOptions& opt) {
-  mlp::RunSettings s;
-  s.data = opt.data;
-  s.model = opt.model;
-  s.block = opt.block;
-  s.output = opt.output;
-  s.overwrite = opt.overwrite;
-  s.save_weights = opt.save_weights;
-  s.save_agops = opt.save_agops;
-  s.checkpoint_every = opt.checkpoint_every;
-  s.quiet = opt.quiet;
-  s.command_line = opt.command_line;
-  s.options = opt.effective;
-  return s;
-}
-
-const std::vector<std::string>& mlp_options_changeable_on_resume() {
-  static const std::vector<std::string> names = {"epochs",          "block-size",   "blas-threads",
-                                                 "agop-chunk",      "save-weights", "save-agops",
-                                                 "checkpoint-every"};
-  return names;
-}
-
-MlpParseResult parse_mlp_command_line(
-    int argc, char** argv, const std::vector<std::pair<std::string, std::string>>* stored) {
-  MlpParseResult result;
-  MlpRunOptions& o = result.options;
+/// The options of deeprfm-mlp, bound to the variables parsing fills. Local.
+po::options_description describe_mlp_options(MlpRunOptions& o, std::string& optimizer,
+                                             std::string& config_file, std::string& deadline,
+                                             std::int64_t& n, std::int64_t& n_test,
+                                             std::uint64_t& seed) {
   mlp::MlpConfig& m = o.model;
-  std::string optimizer = "adam", config_file, deadline;
-  std::int64_t n = o.data.n, n_test = o.data.n_test;
-  std::uint64_t seed = 1;
-
   po::options_description general("General");
   general.add_options()("help,h", "print this help and exit")("version",
                                                               "print the version and exit")(
@@ -175,6 +147,61 @@ MlpParseResult parse_mlp_command_line(
       "Feature Ansatz), data-parallel over MPI\n\nUsage: mpirun -n P deeprfm-mlp [options]\n\n"
       "Options");
   all.add(general).add(data).add(model).add(training).add(measure).add(parallel).add(output);
+  return all;
+}
+
+}  // namespace
+
+std::string mlp_flag_for_subject(const std::string& subject) {
+  // Only the option names are looked up; the variables they are bound to are never written.
+  struct Targets {
+    MlpRunOptions o;
+    std::string optimizer, config_file, deadline;
+    std::int64_t n = 0, n_test = 0;
+    std::uint64_t seed = 0;
+  };
+  static const auto lookup = [] {
+    Targets t;
+    return flag_lookup(
+        describe_mlp_options(t.o, t.optimizer, t.config_file, t.deadline, t.n, t.n_test, t.seed));
+  }();
+  return lookup(subject);
+}
+
+mlp::RunSettings run_settings(const MlpRunOptions& opt) {
+  mlp::RunSettings s;
+  s.data = opt.data;
+  s.model = opt.model;
+  s.block = opt.block;
+  s.output = opt.output;
+  s.overwrite = opt.overwrite;
+  s.save_weights = opt.save_weights;
+  s.save_agops = opt.save_agops;
+  s.checkpoint_every = opt.checkpoint_every;
+  s.quiet = opt.quiet;
+  s.command_line = opt.command_line;
+  s.options = opt.effective;
+  return s;
+}
+
+const std::vector<std::string>& mlp_options_changeable_on_resume() {
+  static const std::vector<std::string> names = {"epochs",          "block-size",   "blas-threads",
+                                                 "agop-chunk",      "save-weights", "save-agops",
+                                                 "checkpoint-every"};
+  return names;
+}
+
+MlpParseResult parse_mlp_command_line(
+    int argc, char** argv, const std::vector<std::pair<std::string, std::string>>* stored) {
+  MlpParseResult result;
+  MlpRunOptions& o = result.options;
+  mlp::MlpConfig& m = o.model;
+  std::string optimizer = "adam", config_file, deadline;
+  std::int64_t n = o.data.n, n_test = o.data.n_test;
+  std::uint64_t seed = 1;
+
+  po::options_description all =
+      describe_mlp_options(o, optimizer, config_file, deadline, n, n_test, seed);
 
   po::variables_map cmd, vm;
   try {

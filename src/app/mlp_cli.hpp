@@ -36,6 +36,10 @@ struct MlpParseResult {
   MlpRunOptions options;
 };
 
+/// The deeprfm-mlp flag of a setting an Error is about (Error::subject: "n" -> "--n"), or ""
+/// when deeprfm-mlp has no option of that name. Local.
+std::string mlp_flag_for_subject(const std::string& subject);
+
 /// The library's settings of a parsed run (mlp::run_mlp). Local.
 mlp::RunSettings run_settings(const MlpRunOptions& options);
 

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   deeprfm::app::MainContext context;
   context.program = deeprfm::mlp::kProgramName;
   context.out_of_memory_advice = "use more ranks, a smaller --n or a smaller --batch-size";
+  context.flag_for = deeprfm::app::mlp_flag_for_subject;
   return deeprfm::app::guarded_main(world, context, [&] {
     std::optional<deeprfm::mlp::CheckpointStore> existing;
     const std::string resume = deeprfm::app::resume_path(argc, argv);
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
     text.program = deeprfm::mlp::kProgramName;
     text.unit = "epoch";
     text.output = parsed.options.output;
+    text.resume_flag = "--resume";
+    text.stop_grace_flag = "--stop-grace";
     deeprfm::Watchdog watchdog(limits, text, world.rank());
     watchdog.arm_deadline();
     return run(parsed.options, limits, world, existing ? &*existing : nullptr);

@@ -1,13 +1,18 @@
 #pragma once
 // What the two command lines (deeprfm, deeprfm-mlp) share: the value of a Boost.Program_options
 // option as text, as both executables store it in their results files and compare it on
-// --resume (doubles with 17 digits: round trips exactly), and the --resume pre-scan.
+// --resume (doubles with 17 digits: round trips exactly), the --resume pre-scan, and the flags
+// an error message is completed with.
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <iomanip>
 #include <sstream>
+#include <set>
 #include <string>
 
 #include <boost/any.hpp>
+#include <boost/program_options/options_description.hpp>
 
 namespace deeprfm::app {
 
@@ -39,6 +44,39 @@ inline std::string resume_path(int argc, char** argv) {
     if (a.rfind("--resume=", 0) == 0) path = a.substr(9);
   }
   return path;
+}
+
+/// A map from a setting name to the flag of the option of that name in `options` ("n" ->
+/// "--n"), "" when there is none; it keeps its own copy of the names. Local.
+inline std::function<std::string(const std::string&)> flag_lookup(
+    const boost::program_options::options_description& options) {
+  std::set<std::string> names;
+  for (const auto& option : options.options()) names.insert(option->long_name());
+  return [names](const std::string& subject) {
+    return names.count(subject) ? "--" + subject : std::string();
+  };
+}
+
+/// The flags of the settings an error is about, to append to its message: " (option --n)",
+/// " (options --ridge, --residual-tolerance)", or "" when it is about none the program has.
+/// `subject` is Error::subject (setting names, comma-separated); `flag_for` is the program's
+/// map from a setting name to its flag ("" if it has none). Local.
+inline std::string flag_suffix(const std::string& subject,
+                               const std::function<std::string(const std::string&)>& flag_for) {
+  if (subject.empty() || !flag_for) return "";
+  std::string flags;
+  int count = 0;
+  std::size_t begin = 0;
+  while (begin <= subject.size()) {
+    const std::size_t end = std::min(subject.find(',', begin), subject.size());
+    const std::string flag = flag_for(subject.substr(begin, end - begin));
+    if (!flag.empty()) {
+      flags += (count++ > 0 ? ", " : "") + flag;
+    }
+    begin = end + 1;
+  }
+  if (count == 0) return "";
+  return (count == 1 ? " (option " : " (options ") + flags + ")";
 }
 
 }  // namespace deeprfm::app

@@ -36,15 +36,16 @@ auto with_context(const std::string& context, Body&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const Error& e) {
-    throw Error(e.kind(), context + e.what(), e.file(), e.line());
+    throw Error(e.kind(), context + e.what(), e.file(), e.line(), e.agreed(), e.subject());
   }
 }
 
 std::string idx_dir(const DataOptions& options) {
   if (!options.data_dir.empty()) return options.data_dir;
-  DEEPRFM_CHECK(options.kind == "fashion-mnist", input,
-                "--data " << options.kind << " needs --data-dir (the folder holding "
-                          << "train-images-idx3-ubyte[.gz] and the other three IDX files)");
+  DEEPRFM_CHECK_ABOUT(options.kind == "fashion-mnist", input, "data-dir",
+                      options.kind << " data needs a data folder (the folder holding "
+                                   << "train-images-idx3-ubyte[.gz] and the other three IDX "
+                                      "files)");
   return kFashionMnistDefaultDir;
 }
 
@@ -59,10 +60,11 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
   const bool want_test = options.n_test >= 0;
   // Test dataset names that would be silently ignored are refused.
   const bool test_names = !options.test_x_name.empty() || !options.test_y_name.empty();
-  DEEPRFM_CHECK(!test_names || (kind == "hdf5" && !options.test_file.empty()), input,
-                "--test-x-name/--test-y-name name datasets of the --test file of --data hdf5 "
-                "(given with --data "
-                    << kind << (options.test_file.empty() ? " and no --test" : "") << ")");
+  DEEPRFM_CHECK_ABOUT(!test_names || (kind == "hdf5" && !options.test_file.empty()), input,
+                      "test-x-name,test-y-name",
+                      "test dataset names name datasets of the test file of hdf5 data (given with "
+                          << kind << " data"
+                          << (options.test_file.empty() ? " and no test file" : "") << ")");
   if (is_idx_kind(kind)) {
     const std::string dir = idx_dir(options);
     const auto open = [&](bool train) {
@@ -70,22 +72,24 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
         return open_idx_source(dir, train);
       } catch (const Error& e) {
         if (options.data_dir.empty())
-          throw Error(e.kind(),
-                      std::string(e.what()) + " (default " + kind + " folder; pass --data-dir)",
-                      e.file(), e.line());
+          throw Error(
+              e.kind(),
+              std::string(e.what()) + " (default " + kind + " folder; give the data folder)",
+              e.file(), e.line(), e.agreed(), "data-dir");
         throw;
       }
     };
     s.train = open(true);
     if (want_test) s.test = open(false);
   } else if (kind == "cifar10") {
-    DEEPRFM_CHECK(!options.data_dir.empty(), input,
-                  "--data cifar10 needs --data-dir (the folder holding data_batch_1.bin .. "
-                  "data_batch_5.bin and test_batch.bin)");
+    DEEPRFM_CHECK_ABOUT(!options.data_dir.empty(), input, "data-dir",
+                        "cifar10 data needs a data folder (the folder holding data_batch_1.bin .. "
+                        "data_batch_5.bin and test_batch.bin)");
     s.train = open_cifar10_source(options.data_dir, true);
     if (want_test) s.test = open_cifar10_source(options.data_dir, false);
   } else if (kind == "npy") {
-    DEEPRFM_CHECK(!options.train_file.empty(), input, "--data npy needs --train <X.npy>");
+    DEEPRFM_CHECK_ABOUT(!options.train_file.empty(), input, "train",
+                        "npy data needs a training file (the X array, X.npy)");
     s.train = std::make_unique<NpySource>(
         options.train_file, labels_file_for(options.train_file, options.train_labels_file,
                                             options.x_name, options.y_name));
@@ -94,7 +98,8 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
           options.test_file, labels_file_for(options.test_file, options.test_labels_file,
                                              options.x_name, options.y_name));
   } else if (kind == "hdf5") {
-    DEEPRFM_CHECK(!options.train_file.empty(), input, "--data hdf5 needs --train <file.h5>");
+    DEEPRFM_CHECK_ABOUT(!options.train_file.empty(), input, "train",
+                        "hdf5 data needs a training file (file.h5)");
     s.train = open_hdf5_source(options.train_file, options.x_name, options.y_name, comm);
     if (want_test && !options.test_file.empty())
       s.test = open_hdf5_source(
@@ -102,8 +107,9 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
           options.test_y_name.empty() ? options.y_name : options.test_y_name, comm);
   } else if (kind == "synthetic") {
     const int classes = options.classes > 0 ? options.classes : 10;
-    DEEPRFM_CHECK(options.n > 0, input,
-                  "--data synthetic needs --n > 0 (there is no 'all' for generated data)");
+    DEEPRFM_CHECK_ABOUT(options.n > 0, input, "n",
+                        "synthetic data needs a sample count n > 0 (there is no 'all' for "
+                        "generated data)");
     s.train = std::make_unique<SyntheticSource>(options.n, options.dim, classes, options.separation,
                                                 options.seed, SyntheticStream::train);
     if (want_test) {
@@ -113,9 +119,10 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
                                                  options.seed, SyntheticStream::test);
     }
   } else {
-    DEEPRFM_THROW(input, "unknown --data kind '" << kind
-                                                 << "' (expected fashion-mnist, mnist, cifar10, "
-                                                    "npy, hdf5 or synthetic)");
+    DEEPRFM_THROW_ABOUT(input, "data",
+                        "unknown data kind '" << kind
+                                              << "' (expected fashion-mnist, mnist, cifar10, "
+                                                 "npy, hdf5 or synthetic)");
   }
   return s;
 }
@@ -143,9 +150,9 @@ std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, 
   std::vector<std::int64_t> per_class(static_cast<std::size_t>(classes), 0);
   for (std::int64_t i = 0; i < available; ++i) {
     const int y = labels[static_cast<std::size_t>(i)];
-    DEEPRFM_CHECK(y >= 0 && y < classes, input,
-                  "label " << y << " of sample " << i << " is outside [0, " << classes
-                           << ") (set --classes?)");
+    DEEPRFM_CHECK_ABOUT(y >= 0 && y < classes, input, "classes",
+                        "label " << y << " of sample " << i << " is outside [0, " << classes
+                                 << ") (is the number of classes right?)");
     ++per_class[static_cast<std::size_t>(y)];
   }
   std::vector<std::int64_t> quota(static_cast<std::size_t>(classes));

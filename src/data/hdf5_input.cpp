@@ -25,8 +25,8 @@ class Hdf5Source final : public SampleSource {
   Hdf5Source(const std::string& path, const std::string& x_name, const std::string& y_name,
              const mpi::Communicator& comm)
       : file_(path, h5::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
-    check_dataset(x_name_, "samples (X)");
-    check_dataset(y_name_, "labels (y)");
+    check_dataset(x_name_, "samples (X)", "x-name");
+    check_dataset(y_name_, "labels (y)", "y-name");
 
     const auto x_dims = file_.dims(x_name_);
     const auto y_dims = file_.dims(y_name_);
@@ -84,17 +84,16 @@ class Hdf5Source final : public SampleSource {
 
  private:
   /// Error(input) on every rank unless `name` is a dataset; lists what the root holds.
-  void check_dataset(const std::string& name, const char* role) {
+  void check_dataset(const std::string& name, const char* role, const char* subject) {
     if (file_.is_dataset(name)) return;
     const bool present = file_.exists(name);
     std::string names;
     for (const auto& n : file_.list("/")) names += (names.empty() ? "" : ", ") + n;
-    DEEPRFM_AGREE(
-        file_.comm(), false, input,
+    DEEPRFM_AGREE_ABOUT(
+        file_.comm(), false, input, subject,
         "HDF5 file " << file_.path() << ": " << role << " dataset '" << name << "' "
-                     << (present ? "is not a dataset" : "not found")
-                     << "; the root group holds: " << (names.empty() ? "(nothing)" : names)
-                     << " (choose with --x-name / --y-name)");
+                     << (present ? "is not a dataset" : "not found") << "; the root group holds: "
+                     << (names.empty() ? "(nothing)" : names) << " (choose the dataset name)");
   }
 
   h5::File file_;

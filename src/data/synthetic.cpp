@@ -20,7 +20,8 @@ std::uint64_t key_of(std::uint64_t seed, std::uint64_t tag, std::uint64_t index)
 SyntheticSource::SyntheticSource(std::int64_t n, int dim, int classes, double separation,
                                  std::uint64_t seed, SyntheticStream stream)
     : n_(n), dim_(dim), classes_(classes), separation_(separation), seed_(seed), stream_(stream) {
-  DEEPRFM_CHECK(n >= 1, input, "synthetic data: need at least one sample (--n), got " << n);
+  DEEPRFM_CHECK_ABOUT(n >= 1, input, "n",
+                      "synthetic data: need at least one sample (n), got " << n);
   DEEPRFM_CHECK(dim >= 1, input, "synthetic data: dimension must be positive, got " << dim);
   DEEPRFM_CHECK(classes >= 1, input, "synthetic data: classes must be positive, got " << classes);
   DEEPRFM_CHECK(std::isfinite(separation) && separation >= 0, input,

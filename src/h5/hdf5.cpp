@@ -397,8 +397,10 @@ void File::check_path(const std::string& path, Mode mode, const mpi::Communicato
     std::error_code ec;
     const bool present = fs::exists(path, ec);
     if (mode == Mode::create_exclusive || mode == Mode::create_truncate) {
-      DEEPRFM_CHECK(!(mode == Mode::create_exclusive && present), input,
-                    "output file " << path << " exists; pass --overwrite to replace it");
+      DEEPRFM_CHECK_ABOUT(!(mode == Mode::create_exclusive && present), input, "overwrite",
+                          "output file " << path
+                                         << " exists; it is replaced only when overwriting is "
+                                            "asked for");
       DEEPRFM_CHECK(!fs::is_directory(path, ec), input,
                     "output file " << path << " is a directory");
       const fs::path parent = fs::absolute(fs::path(path), ec).parent_path();

@@ -17,18 +17,19 @@ GridShape most_square_shape(int ranks) {
 GridShape parse_grid_shape(const std::string& text) {
   static const std::regex pattern(R"(^\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*$)");
   std::smatch m;
-  DEEPRFM_CHECK(std::regex_match(text, m, pattern), input,
-                "--grid '" << text << "' is not of the form PrxPc (e.g. 2x2)");
+  DEEPRFM_CHECK_ABOUT(std::regex_match(text, m, pattern), input, "grid",
+                      "process grid '" << text << "' is not of the form PrxPc (e.g. 2x2)");
   GridShape shape{std::stoi(m[1]), std::stoi(m[2])};
-  DEEPRFM_CHECK(shape.rows >= 1 && shape.cols >= 1, input,
-                "--grid '" << text << "' needs at least one process row and column");
+  DEEPRFM_CHECK_ABOUT(shape.rows >= 1 && shape.cols >= 1, input, "grid",
+                      "process grid '" << text << "' needs at least one process row and column");
   return shape;
 }
 
 ProcessGrid::ProcessGrid(const mpi::Communicator& comm, GridShape shape) : shape_(shape) {
-  DEEPRFM_CHECK(shape.rows * shape.cols == comm.size(), input,
-                "--grid " << shape.str() << " has " << shape.rows * shape.cols
-                          << " processes but the job has " << comm.size() << " MPI ranks");
+  DEEPRFM_CHECK_ABOUT(shape.rows * shape.cols == comm.size(), input, "grid",
+                      "process grid " << shape.str() << " has " << shape.rows * shape.cols
+                                      << " processes but the job has " << comm.size()
+                                      << " MPI ranks");
   MPI_Comm dup = MPI_COMM_NULL;
   MPI_Comm_dup(comm.get(), &dup);
   full_ = mpi::Communicator(dup, true);

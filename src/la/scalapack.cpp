@@ -17,7 +17,8 @@ std::atomic<long> g_pblas_logical_block_queries{0};
 namespace deeprfm::la {
 
 void set_pblas_logical_block(int width) {
-  DEEPRFM_CHECK(width >= 1, input, "--pblas-block must be >= 1, got " << width);
+  DEEPRFM_CHECK_ABOUT(width >= 1, input, "pblas-block",
+                      "the PBLAS logical block size must be >= 1, got " << width);
   g_pblas_logical_block.store(width, std::memory_order_relaxed);
 }
 

@@ -72,10 +72,10 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
         s.output, s.overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive,
         world);
   } else {
-    DEEPRFM_AGREE(world, store.completed_epochs() <= cfg.epochs, input,
-                  "--resume: --epochs " << cfg.epochs << " is below the "
-                                        << store.completed_epochs()
-                                        << " epochs the stored run has done");
+    DEEPRFM_AGREE_ABOUT(world, store.completed_epochs() <= cfg.epochs, input, "epochs",
+                        "checkpoint " << store.path() << ": " << cfg.epochs
+                                      << " epochs asked for, below the " << store.completed_epochs()
+                                      << " epochs the stored run has done");
   }
   set_run_context(-1, "load");
   data::TrainTest data = data::load_train_test(s.data, grid, s.block);
@@ -95,9 +95,10 @@ RunSummary run_mlp(const RunSettings& s, const mpi::Communicator& world,
   set_run_context(-1, "setup");
   if (existing != nullptr) {
     const std::vector<std::int64_t> labels(data.train.labels.begin(), data.train.labels.end());
-    DEEPRFM_AGREE(world, labels == store.train_labels() && d == store.input_dim(), input,
-                  "--resume: the data loaded with the stored options (n = "
-                      << n << ", d = " << d << ") are not those of " << store.path()
+    DEEPRFM_AGREE_ABOUT(
+        world, labels == store.train_labels() && d == store.input_dim(), input, "resume",
+        "checkpoint " << store.path() << ": the data loaded with the stored options (n = " << n
+                      << ", d = " << d << ") are not those of the stored run"
                       << " (n = " << store.train_labels().size() << ", d = " << store.input_dim()
                       << "); the data files changed?");
     if (store.has_state()) {

@@ -105,8 +105,9 @@ EpochRecord Trainer::train_epoch(int epoch, bool evaluate_after) {
   if (!comm.all_of(std::isfinite(record.running_loss))) {
     std::ostringstream os;
     os << "the training loss became " << record.running_loss << " in epoch " << epoch
-       << "; lower --lr or --init-gain";
-    throw Error(ErrorKind::numerical, os.str(), __FILE__, __LINE__, /*agreed=*/true);
+       << "; lower the learning rate or the initialisation gain";
+    throw Error(ErrorKind::numerical, os.str(), __FILE__, __LINE__, /*agreed=*/true,
+                "lr,init-gain");
   }
   record.seconds = wall_seconds() - start;
   if (evaluate_after) {

@@ -11,7 +11,8 @@ namespace deeprfm::model {
 FeatureInit parse_feature_init(const std::string& text) {
   if (text == "gaussian") return FeatureInit::gaussian;
   if (text == "uniform") return FeatureInit::uniform;
-  DEEPRFM_THROW(input, "--feature-init '" << text << "' is not one of: gaussian, uniform");
+  DEEPRFM_THROW_ABOUT(input, "feature-init",
+                      "feature initialisation '" << text << "' is not one of: gaussian, uniform");
 }
 
 std::string to_string(FeatureInit init) {

@@ -7,7 +7,7 @@ namespace deeprfm::model {
 KernelKind parse_kernel_kind(const std::string& text) {
   if (text == "laplace") return KernelKind::laplace;
   if (text == "gaussian") return KernelKind::gaussian;
-  DEEPRFM_THROW(input, "--kernel '" << text << "' is not one of: laplace, gaussian");
+  DEEPRFM_THROW_ABOUT(input, "kernel", "kernel '" << text << "' is not one of: laplace, gaussian");
 }
 
 std::string to_string(KernelKind kind) {

@@ -81,16 +81,16 @@ double residual_with_rebuilt_kernel(const model::Kernel& kernel, const la::DistM
   return ynorm > 0 ? la::scalapack::lange('F', r) / ynorm : 0.0;
 }
 
-RefinementReport mixed_precision_solve(const model::Kernel& kernel,
-                                       const la::DistMatrix<double>& x, double ridge,
-                                       la::DistMatrix<float>& kf, la::DistMatrix<double>& a,
+RefinementReport mixed_precision_solve(const model::Kernel& kernel, const la::DistMatrix<double>& x,
+                                       double ridge, la::DistMatrix<float>& kf,
+                                       la::DistMatrix<double>& a,
                                        la::DistMatrix<double>& predictions,
                                        const std::string& context, double tolerance,
                                        int max_iterations) {
   const auto& comm = x.grid().full();
   const int n = x.rows(), classes = a.cols(), block = a.dist().rows().block();
-  DEEPRFM_CHECK(ridge >= 0.0 && std::isfinite(ridge), input,
-                "--ridge must be a finite number >= 0, got " << ridge);
+  DEEPRFM_CHECK_ABOUT(ridge >= 0.0 && std::isfinite(ridge), input, "ridge",
+                      "the ridge must be a finite number >= 0, got " << ridge);
   RefinementReport report;
 
   // Factor K + mu I in single precision.
@@ -109,12 +109,13 @@ RefinementReport mixed_precision_solve(const model::Kernel& kernel,
   const std::int64_t low = -comm.max(-local_info), high = comm.max(local_info);
   const int info = static_cast<int>(low < 0 ? low : high);
   mpi::run_agreed(comm, [&] {
-    DEEPRFM_CHECK(info <= 0, numerical,
-                  context << ": the single-precision kernel matrix K + " << ridge
-                          << " I is not numerically positive definite (Cholesky failed at pivot "
-                          << info << " of " << n
-                          << "); use --precision double, or a ridge (--ridge 1e-3, what the "
-                             "authors' code uses)");
+    DEEPRFM_CHECK_ABOUT(
+        info <= 0, numerical, "precision,ridge",
+        context << ": the single-precision kernel matrix K + " << ridge
+                << " I is not numerically positive definite (Cholesky failed at pivot " << info
+                << " of " << n
+                << "); use double precision, or a ridge (1e-3, what the "
+                   "authors' code uses)");
     DEEPRFM_CHECK(info == 0, internal, context << ": pspotrf illegal argument " << info);
   });
   int cinfo = 0;
@@ -160,13 +161,14 @@ RefinementReport mixed_precision_solve(const model::Kernel& kernel,
       std::ostringstream history;
       for (double v : report.residuals) history << " " << v;
       mpi::run_agreed(comm, [&] {
-        DEEPRFM_THROW(numerical,
-                      context << ": mixed-precision refinement cannot reach the relative residual "
-                              << tolerance << " (residuals:" << history.str()
-                              << "; reciprocal condition " << report.rcond
-                              << "): the kernel matrix is too ill-conditioned for single "
-                                 "precision; rerun with --precision double, or with a ridge "
-                                 "(--ridge 1e-3)");
+        DEEPRFM_THROW_ABOUT(
+            numerical, "precision,ridge",
+            context << ": mixed-precision refinement cannot reach the relative residual "
+                    << tolerance << " (residuals:" << history.str() << "; reciprocal condition "
+                    << report.rcond
+                    << "): the kernel matrix is too ill-conditioned for single "
+                       "precision; rerun in double precision, or with a ridge "
+                       "(1e-3)");
       });
     }
   }

@@ -26,8 +26,8 @@ void add_to_diagonal(la::DistMatrix<double>& k, double value) {
 
 SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatrix<double>& y,
                            const std::string& context, double k_one_norm) {
-  DEEPRFM_CHECK(ridge >= 0.0 && std::isfinite(ridge), input,
-                "--ridge must be a finite number >= 0, got " << ridge);
+  DEEPRFM_CHECK_ABOUT(ridge >= 0.0 && std::isfinite(ridge), input, "ridge",
+                      "the ridge must be a finite number >= 0, got " << ridge);
   DEEPRFM_ASSERT(k.rows() == k.cols() && y.rows() == k.rows());
   const auto& comm = k.grid().full();
   add_to_diagonal(k, ridge);
@@ -48,13 +48,14 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
   const int info = static_cast<int>(low < 0 ? low : high);
   // `info` is the same on every rank (reduced above); run_agreed marks the error as agreed.
   mpi::run_agreed(comm, [&] {
-    DEEPRFM_CHECK(info <= 0, numerical,
-                  context << ": the kernel matrix K + " << ridge
-                          << " I is not numerically positive definite (Cholesky failed at pivot "
-                          << info << " of " << k.rows()
-                          << "); no ridge is added silently: rerun with --ridge 1e-3 (what the "
-                             "authors' code uses) or larger, or check the data for duplicate "
-                             "samples");
+    DEEPRFM_CHECK_ABOUT(
+        info <= 0, numerical, "ridge",
+        context << ": the kernel matrix K + " << ridge
+                << " I is not numerically positive definite (Cholesky failed at pivot " << info
+                << " of " << k.rows()
+                << "); no ridge is added silently: rerun with a ridge of 1e-3 (what the "
+                   "authors' code uses) or larger, or check the data for duplicate "
+                   "samples");
     DEEPRFM_CHECK(info == 0, internal,
                   context << ": pdpotrf reported an illegal argument (info " << info << ")");
   });

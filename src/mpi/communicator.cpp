@@ -158,6 +158,7 @@ void Communicator::agree(std::exception_ptr local_failure) const {
   std::string message;
   int kind = static_cast<int>(ErrorKind::internal);
   std::string file = "";
+  std::string subject = "";
   int line = 0;
   int already_agreed = 0;  // the failure is itself an agreed error (a nested agreement)
   if (rank_ == first) {
@@ -167,6 +168,7 @@ void Communicator::agree(std::exception_ptr local_failure) const {
       message = e.what();
       kind = static_cast<int>(e.kind());
       file = e.file();
+      subject = e.subject();
       line = e.line();
       already_agreed = e.agreed() ? 1 : 0;
     } catch (const std::bad_alloc&) {
@@ -182,13 +184,13 @@ void Communicator::agree(std::exception_ptr local_failure) const {
   check_mpi(MPI_Bcast(header, 3, MPI_INT, first, comm_), "MPI_Bcast");
   broadcast(message, first);
   broadcast(file, first);
+  broadcast(subject, first);
   // Name the rank only when it matters: when some ranks failed and others did not, and the
   // failure was not already an agreed error (which named its rank when it was agreed).
-  std::string prefix = (size_ > 1 && failed < size_ && header[2] == 0)
-                           ? "rank " + std::to_string(first) + ": "
-                           : "";
+  std::string prefix =
+      (size_ > 1 && failed < size_ && header[2] == 0) ? "rank " + std::to_string(first) + ": " : "";
   throw Error(static_cast<ErrorKind>(header[0]), prefix + message, file, header[1],
-              /*agreed=*/true);
+              /*agreed=*/true, subject);
 }
 
 }  // namespace deeprfm::mpi

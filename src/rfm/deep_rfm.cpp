@@ -16,15 +16,18 @@
 namespace deeprfm::rfm {
 
 void ModelConfig::validate() const {
-  DEEPRFM_CHECK(std::isfinite(kernel.bandwidth) && kernel.bandwidth > 0, input,
-                "--bandwidth must be positive, got " << kernel.bandwidth);
-  DEEPRFM_CHECK(std::isfinite(ridge) && ridge >= 0, input,
-                "--ridge must be a finite number >= 0, got " << ridge);
-  DEEPRFM_CHECK(width > 0, input, "--width must be positive, got " << width);
-  DEEPRFM_CHECK(layers > 0, input, "--layers must be positive, got " << layers);
-  DEEPRFM_CHECK(block > 0, input, "--block-size must be positive, got " << block);
-  DEEPRFM_CHECK(residual_tolerance > 0, input,
-                "--residual-tolerance must be positive, got " << residual_tolerance);
+  DEEPRFM_CHECK_ABOUT(std::isfinite(kernel.bandwidth) && kernel.bandwidth > 0, input, "bandwidth",
+                      "the kernel bandwidth must be positive, got " << kernel.bandwidth);
+  DEEPRFM_CHECK_ABOUT(std::isfinite(ridge) && ridge >= 0, input, "ridge",
+                      "the ridge must be a finite number >= 0, got " << ridge);
+  DEEPRFM_CHECK_ABOUT(width > 0, input, "width",
+                      "the random-feature width must be positive, got " << width);
+  DEEPRFM_CHECK_ABOUT(layers > 0, input, "layers",
+                      "the number of layers must be positive, got " << layers);
+  DEEPRFM_CHECK_ABOUT(block > 0, input, "block-size",
+                      "the block size must be positive, got " << block);
+  DEEPRFM_CHECK_ABOUT(residual_tolerance > 0, input, "residual-tolerance",
+                      "the residual tolerance must be positive, got " << residual_tolerance);
 }
 
 double estimate_memory_per_rank(double n, double d_input, double width, double classes,
@@ -127,15 +130,16 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   la::DistMatrix<double> a(grid_, n, classes, block);
   auto check_residual = [&] {
     if (fault_requested("residual", layer, "residual", me)) result.residual *= 1e12;
-    DEEPRFM_AGREE(comm, std::isfinite(result.residual), numerical,
-                  where << ": the solve produced non-finite coefficients (residual "
-                        << result.residual << "); rerun with --ridge 1e-3 or larger");
-    DEEPRFM_AGREE(comm, result.residual <= config_.residual_tolerance, numerical,
-                  where << ": the relative residual of the solve, " << result.residual
-                        << ", is above --residual-tolerance " << config_.residual_tolerance
-                        << " (reciprocal condition " << result.rcond
-                        << "); the system is too ill-conditioned: resume with --ridge 1e-3 or "
-                           "larger");
+    DEEPRFM_AGREE_ABOUT(comm, std::isfinite(result.residual), numerical, "ridge",
+                        where << ": the solve produced non-finite coefficients (residual "
+                              << result.residual << "); rerun with a ridge of 1e-3 or larger");
+    DEEPRFM_AGREE_ABOUT(comm, result.residual <= config_.residual_tolerance, numerical,
+                        "ridge,residual-tolerance",
+                        where << ": the relative residual of the solve, " << result.residual
+                              << ", is above the residual tolerance " << config_.residual_tolerance
+                              << " (reciprocal condition " << result.rcond
+                              << "); the system is too ill-conditioned: resume with a ridge of "
+                                 "1e-3 or larger");
   };
   if (config_.mixed_precision) {
     // K stored and factored in single precision, A refined in double against K rebuilt in
@@ -200,7 +204,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
         result.ridges_tried.push_back(ridge);
         const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
         if (me == 0)
-          std::printf("%s: Cholesky failed with ridge %g; --ridge-escalation raises it to %g\n",
+          std::printf("%s: Cholesky failed with ridge %g; ridge escalation raises it to %g\n",
                       where.c_str(), ridge, next);
         ridge = next;
       }

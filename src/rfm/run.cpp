@@ -110,12 +110,13 @@ void check_memory(const RunSettings& opt, const mpi::Communicator& world, double
       hi = mid - 1;
   }
   mpi::run_agreed(world, [&] {
-    DEEPRFM_THROW(resource, "the run needs about "
-                                << estimate / (1 << 30) << " GiB per rank but "
-                                << available / (1 << 30) << " GiB are available per rank"
-                                << (opt.mem_limit > 0 ? " (--mem-limit)" : "")
-                                << "; it would fit on " << ranks << " ranks, or with n = " << lo
-                                << " training points on " << world.size() << " ranks");
+    DEEPRFM_THROW_ABOUT(resource, opt.mem_limit > 0 ? "mem-limit" : "",
+                        "the run needs about "
+                            << estimate / (1 << 30) << " GiB per rank but " << available / (1 << 30)
+                            << " GiB are available per rank"
+                            << (opt.mem_limit > 0 ? " (the given memory limit)" : "")
+                            << "; it would fit on " << ranks << " ranks, or with n = " << lo
+                            << " training points on " << world.size() << " ranks");
   });
 }
 
@@ -249,9 +250,10 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   la::GridShape shape;
   mpi::run_agreed(world, [&] {
     shape = opt.grid.empty() ? la::most_square_shape(world.size()) : la::parse_grid_shape(opt.grid);
-    DEEPRFM_CHECK(shape.rows * shape.cols == world.size(), input,
-                  "--grid " << shape.str() << " has " << shape.rows * shape.cols
-                            << " processes but the job has " << world.size() << " MPI ranks");
+    DEEPRFM_CHECK_ABOUT(shape.rows * shape.cols == world.size(), input, "grid",
+                        "process grid " << shape.str() << " has " << shape.rows * shape.cols
+                                        << " processes but the job has " << world.size()
+                                        << " MPI ranks");
   });
   // The kernels' vector-math path (DEEPRFM_VECTOR_MATH) is fixed here, before any work: a bad
   // value is one agreed input error, not an abort inside the first kernel assembly.

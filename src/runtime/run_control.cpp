@@ -109,10 +109,10 @@ double parse_deadline(const std::string& text) {
     return 0;
   }
   if (text == "none") return 0;
-  DEEPRFM_CHECK(number(text, value) && value >= 0, input,
-                "--deadline '" << text
-                               << "' is not a Unix time in seconds (e.g. $(date -d '+2 hours' "
-                                  "+%s)), 0 or none");
+  DEEPRFM_CHECK_ABOUT(number(text, value) && value >= 0, input, "deadline",
+                      "deadline '" << text
+                                   << "' is not a Unix time in seconds (e.g. $(date -d '+2 hours' "
+                                      "+%s)), 0 or none");
   return value;
 }
 
@@ -184,8 +184,9 @@ void Watchdog::loop() {
     else if (g_stop_now.load())
       std::snprintf(reason, sizeof(reason), "second stop signal");
     else if (signal != 0 && pending >= limits_.stop_grace)
-      std::snprintf(reason, sizeof(reason), "stop signal %d pending for %.0f s (--stop-grace)",
-                    signal, pending);
+      std::snprintf(reason, sizeof(reason),
+                    "stop signal %d pending for %.0f s (the stop grace%s%s)", signal, pending,
+                    text_.stop_grace_flag.empty() ? "" : ", ", text_.stop_grace_flag.c_str());
     if (reason[0] == '\0') continue;
     // Let a commit in progress finish, within bounds: half the time left before the deadline
     // (so the exit still comes before the kill), without a deadline at most --stop-grace.
@@ -217,14 +218,15 @@ void Watchdog::abandon(const char* reason) {
                     phase[0] ? phase : "-");
     else
       std::snprintf(what, sizeof(what), "abandoning the run in phase %s", phase[0] ? phase : "-");
+    char next[320] = "";
+    if (!text_.resume_flag.empty())
+      std::snprintf(next, sizeof(next), "; continue with %s %s", text_.resume_flag.c_str(), file);
     char kept[512];
     if (committed > 0)
-      std::snprintf(kept, sizeof(kept),
-                    "the checkpoint after %s %d in %s is intact; continue with --resume %s", unit,
-                    committed, file, file);
+      std::snprintf(kept, sizeof(kept), "the checkpoint after %s %d in %s is intact%s", unit,
+                    committed, file, next);
     else if (committed == 0)
-      std::snprintf(kept, sizeof(kept), "%s holds no complete %s yet; continue with --resume %s",
-                    file, unit, file);
+      std::snprintf(kept, sizeof(kept), "%s holds no complete %s yet%s", file, unit, next);
     else
       std::snprintf(kept, sizeof(kept), "no results file was written yet");
     char line[1024];
@@ -353,7 +355,8 @@ double parse_memory_size(const std::string& text) {
   try {
     value = std::stod(text, &used);
   } catch (...) {
-    DEEPRFM_THROW(input, "--mem-limit '" << text << "' is not a size (e.g. 8G, 512M)");
+    DEEPRFM_THROW_ABOUT(input, "mem-limit",
+                        "memory limit '" << text << "' is not a size (e.g. 8G, 512M)");
   }
   std::string unit = text.substr(used);
   double scale = 1;
@@ -368,9 +371,11 @@ double parse_memory_size(const std::string& text) {
   else if (unit == "T" || unit == "TiB")
     scale = 1024.0 * 1024 * 1024 * 1024;
   else
-    DEEPRFM_THROW(input,
-                  "--mem-limit '" << text << "': unknown unit '" << unit << "' (use K, M, G, T)");
-  DEEPRFM_CHECK(value > 0, input, "--mem-limit must be positive, got '" << text << "'");
+    DEEPRFM_THROW_ABOUT(
+        input, "mem-limit",
+        "memory limit '" << text << "': unknown unit '" << unit << "' (use K, M, G, T)");
+  DEEPRFM_CHECK_ABOUT(value > 0, input, "mem-limit",
+                      "the memory limit must be positive, got '" << text << "'");
   return value * scale;
 }
 

@@ -146,7 +146,11 @@ def run_cases(tmp):
 
     cases = [
         # (name, arguments, exit code, message fragment)
-        ("mnist needs --data-dir", ["--data", "mnist"] + small, EXIT_INPUT, "--data-dir"),
+        ("mnist needs --data-dir", ["--data", "mnist"] + small, EXIT_INPUT,
+         ("mnist data needs a data folder", "(option --data-dir)")),
+        # The library names the quantity, the command line adds its flag.
+        ("synthetic --n 0", options(syn_base, n="0"), EXIT_INPUT,
+         ("synthetic data needs a sample count n > 0", "(option --n)")),
         ("missing data folder", ["--data", "fashion-mnist", "--data-dir", os.path.join(tmp, "none")] + small,
          EXIT_INPUT, "none"),
         ("truncated IDX data", ["--data", "fashion-mnist", "--data-dir", truncated] + small, EXIT_INPUT,
@@ -170,25 +174,35 @@ def run_cases(tmp):
         ("not an HDF5 file", ["--data", "hdf5", "--train", npy("notes.h5")] + small, EXIT_INPUT, "HDF5"),
         ("zero-norm row", ["--data", "npy", "--train", npy("zero_X.npy")] + small, EXIT_INPUT, "zero norm"),
         ("singular ridgeless system", ["--data", "npy", "--train", npy("dup_X.npy")] + small, EXIT_NUMERICAL,
-         "--ridge"),
-        ("bandwidth 0", syn + ["--bandwidth", "0"], EXIT_INPUT, "--bandwidth"),
+         ("rerun with a ridge of 1e-3", "(option --ridge)")),
+        ("bandwidth 0", syn + ["--bandwidth", "0"], EXIT_INPUT,
+         ("the kernel bandwidth must be positive", "(option --bandwidth)")),
         ("negative bandwidth", syn + ["--bandwidth", "-2"], EXIT_INPUT, "--bandwidth"),
-        ("width 0", options(syn_base, width="0"), EXIT_INPUT, "--width"),
-        ("negative ridge", syn + ["--ridge", "-1e-3"], EXIT_INPUT, "--ridge"),
-        ("zero layers", options(syn_base, layers="0"), EXIT_INPUT, "--layers"),
+        ("width 0", options(syn_base, width="0"), EXIT_INPUT,
+         ("random-feature width must be positive", "(option --width)")),
+        ("negative ridge", syn + ["--ridge", "-1e-3"], EXIT_INPUT,
+         ("the ridge must be a finite number", "(option --ridge)")),
+        ("zero layers", options(syn_base, layers="0"), EXIT_INPUT,
+         ("number of layers must be positive", "(option --layers)")),
         ("zero block size", syn + ["--block-size", "0"], EXIT_INPUT, "--block-size"),
         ("negative PBLAS block", syn + ["--pblas-block", "-1"], EXIT_INPUT, "--pblas-block"),
-        ("--test-x-name without hdf5", syn + ["--test-x-name", "/test/X"], EXIT_INPUT, "--test-x-name"),
+        ("--test-x-name without hdf5", syn + ["--test-x-name", "/test/X"], EXIT_INPUT,
+         ("test dataset names name datasets", "(options --test-x-name, --test-y-name)")),
         ("--test-y-name without --test", ["--data", "hdf5", "--train", npy("notes.h5"),
                                           "--test-y-name", "/test/y"] + small, EXIT_INPUT,
          "--test-y-name"),
-        ("unknown kernel", syn + ["--kernel", "cosine"], EXIT_INPUT, "--kernel"),
-        ("unknown feature init", syn + ["--feature-init", "xavier"], EXIT_INPUT, "--feature-init"),
-        ("unknown data kind", options(syn_base, data="imagenet"), EXIT_INPUT, "imagenet"),
-        ("grid does not match ranks", syn + ["--grid", many], EXIT_INPUT, "--grid"),
-        ("malformed grid", syn + ["--grid", "2by2"], EXIT_INPUT, "--grid"),
+        ("unknown kernel", syn + ["--kernel", "cosine"], EXIT_INPUT,
+         ("kernel 'cosine' is not one of", "(option --kernel)")),
+        ("unknown feature init", syn + ["--feature-init", "xavier"], EXIT_INPUT,
+         ("feature initialisation 'xavier'", "(option --feature-init)")),
+        ("unknown data kind", options(syn_base, data="imagenet"), EXIT_INPUT,
+         ("unknown data kind 'imagenet'", "(option --data)")),
+        ("grid does not match ranks", syn + ["--grid", many], EXIT_INPUT,
+         ("process grid " + many + " has", "(option --grid)")),
+        ("malformed grid", syn + ["--grid", "2by2"], EXIT_INPUT,
+         ("process grid '2by2' is not of the form", "(option --grid)")),
         ("existing output file", options(syn_base, output=existing, overwrite=None), EXIT_INPUT,
-         "--overwrite"),
+         ("it is replaced only when overwriting is asked for", "(option --overwrite)")),
         ("unknown option", syn + ["--frobnicate"], EXIT_INPUT, "frobnicate"),
         ("bad config value", syn + ["--config", cfg], EXIT_INPUT, "bandwidth"),
         ("missing config file", syn + ["--config", os.path.join(tmp, "nope.cfg")], EXIT_INPUT, "nope.cfg"),
@@ -209,7 +223,8 @@ def run_cases(tmp):
             failures += 1
             continue
         errors = [l for l in p.stderr.splitlines() if l.startswith("deeprfm: error")]
-        ok = (p.returncode == code and len(errors) == 1 and fragment in errors[0])
+        fragments = fragment if isinstance(fragment, tuple) else (fragment,)
+        ok = (p.returncode == code and len(errors) == 1 and all(f in errors[0] for f in fragments))
         status = "ok  " if ok else "FAIL"
         print("%s %-32s exit %d  %s" % (status, name, p.returncode, errors[0] if errors else "(no error line)"))
         if not ok:
@@ -222,7 +237,7 @@ def run_cases(tmp):
     cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [DEEPRFM, "--data", "npy", "--train",
                                                       npy("dup_X.npy"), "--ridge-escalation"] + small
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    raises = [l for l in p.stdout.splitlines() if "--ridge-escalation raises it" in l]
+    raises = [l for l in p.stdout.splitlines() if "ridge escalation raises it" in l]
     ok = p.returncode == 0 and len(raises) >= 1
     print("%s %-32s exit %d  %d raise(s): %s" % ("ok  " if ok else "FAIL", "ridge escalation (positive)",
                                                  p.returncode, len(raises), raises[-1] if raises else "-"))

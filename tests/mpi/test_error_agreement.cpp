@@ -15,9 +15,7 @@ using namespace deeprfm;
 namespace {
 Error agreed_error_from(const mpi::Communicator& comm, int failing_rank, const std::string& text) {
   try {
-    mpi::run_agreed(comm, [&] {
-      DEEPRFM_CHECK(comm.rank() != failing_rank, input, text);
-    });
+    mpi::run_agreed(comm, [&] { DEEPRFM_CHECK(comm.rank() != failing_rank, input, text); });
   } catch (const Error& e) {
     return e;
   }
@@ -69,4 +67,31 @@ BOOST_AUTO_TEST_CASE(a_local_message_that_starts_with_rank_is_still_attributed) 
                                    ? "rank " + std::to_string(last) + ": rank count too small"
                                    : "rank count too small";
   DEEPRFM_CHECK_ALL(std::string(e.what()) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(the_subject_travels_with_the_agreed_error) {
+  auto world = mpi::Communicator::world();
+  const int last = world.size() - 1;
+  std::string subject, message;
+  try {
+    // Only the last rank knows what the error is about; every rank must learn it, since the
+    // command line's flag is added from it on rank 0.
+    mpi::run_agreed(world, [&] {
+      DEEPRFM_CHECK_ABOUT(world.rank() != last, input, "n", "synthetic data needs n > 0");
+    });
+  } catch (const Error& e) {
+    subject = e.subject();
+    message = e.what();
+  }
+  DEEPRFM_CHECK_ALL(subject == "n");
+  DEEPRFM_CHECK_ALL(message.find("--") == std::string::npos);
+  // Agreed again (nested), it keeps its subject.
+  try {
+    mpi::run_agreed(world, [&] {
+      mpi::run_agreed(world, [&] { DEEPRFM_THROW_ABOUT(numerical, "precision,ridge", "x"); });
+    });
+  } catch (const Error& e) {
+    subject = e.subject();
+  }
+  DEEPRFM_CHECK_ALL(subject == "precision,ridge");
 }

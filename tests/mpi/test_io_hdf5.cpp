@@ -266,8 +266,8 @@ BOOST_AUTO_TEST_CASE(create_exclusive_truncate_and_bad_files) {
   ErrorKind kind = ErrorKind::internal;
   const auto msg =
       error_of([&] { h5::File f(path, h5::File::Mode::create_exclusive, world); }, &kind);
-  DEEPRFM_CHECK_ALL(
-      test::contains(msg, "output file " + path + " exists; pass --overwrite to replace it"));
+  DEEPRFM_CHECK_ALL(test::contains(
+      msg, "output file " + path + " exists; it is replaced only when overwriting is asked for"));
   DEEPRFM_CHECK_ALL(kind == ErrorKind::input);
   {
     h5::File file(path, h5::File::Mode::create_truncate, world);

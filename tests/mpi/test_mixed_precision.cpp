@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(ill_conditioned_system_is_refused_with_advice_on_every_rank
       refused = e.kind() == ErrorKind::numerical;
       agreed = e.agreed();
       const std::string m = e.what();
-      advice = m.find("--precision double") != std::string::npos &&
+      advice = m.find("double precision") != std::string::npos &&
                m.find("layer 4") != std::string::npos && m.find(expected) != std::string::npos;
       BOOST_TEST_MESSAGE(m);
     }

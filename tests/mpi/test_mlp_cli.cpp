@@ -8,6 +8,7 @@
 #include <deeprfm/base/error.hpp>
 
 #include "mlp_cli.hpp"
+#include "option_text.hpp"
 #include "test_helpers.hpp"
 
 using namespace deeprfm;
@@ -22,11 +23,14 @@ app::MlpParseResult parse(std::vector<std::string> args) {
 }
 
 /// The message of the Error(input) that parsing throws ("" if it does not throw one).
+/// The input error's message as deeprfm-mlp prints it: the library's text plus the flag of its
+/// subject (guarded_main).
 std::string input_error(std::vector<std::string> args) {
   try {
     parse(std::move(args));
   } catch (const Error& e) {
-    if (e.kind() == ErrorKind::input) return e.what();
+    if (e.kind() == ErrorKind::input)
+      return e.what() + app::flag_suffix(e.subject(), app::mlp_flag_for_subject);
     return "wrong kind";
   }
   return "";
@@ -81,6 +85,24 @@ BOOST_AUTO_TEST_CASE(bad_options_are_input_errors_naming_the_option) {
     BOOST_TEST_INFO(args.front() << ": '" << message << "'");
     BOOST_CHECK(!message.empty() && message.find(needle) != std::string::npos);
   }
+}
+
+BOOST_AUTO_TEST_CASE(library_errors_name_the_setting_and_the_cli_adds_its_flag) {
+  // The library's message names the quantity only; the subject maps to deeprfm-mlp's flag.
+  try {
+    parse({"--lr", "0"});
+    BOOST_ERROR("--lr 0 was accepted");
+  } catch (const Error& e) {
+    BOOST_CHECK_EQUAL(e.subject(), "lr");
+    BOOST_CHECK_MESSAGE(std::string(e.what()).find("--") == std::string::npos, e.what());
+    BOOST_CHECK(std::string(e.what()).find("learning rate") != std::string::npos);
+  }
+  BOOST_CHECK_EQUAL(app::mlp_flag_for_subject("resume"), "--resume");
+  BOOST_CHECK_EQUAL(app::mlp_flag_for_subject("ridge"), "");  // deeprfm-mlp has no ridge
+  BOOST_CHECK_EQUAL(app::flag_suffix("lr,init-gain", app::mlp_flag_for_subject),
+                    " (options --lr, --init-gain)");
+  BOOST_CHECK_EQUAL(app::flag_suffix("ridge", app::mlp_flag_for_subject), "");
+  BOOST_CHECK_EQUAL(app::flag_suffix("", app::mlp_flag_for_subject), "");
 }
 
 BOOST_AUTO_TEST_CASE(resume_takes_the_stored_options_and_refuses_contradictions) {

@@ -455,7 +455,7 @@ BOOST_AUTO_TEST_CASE(each_sample_depends_only_on_seed_stream_and_index) {
   BOOST_CHECK(other_seed.means() != a.means());
   BOOST_CHECK(read_all(other_seed) != all);
   CHECK_INPUT_ERROR(data::SyntheticSource(0, d, classes, 1.0, 1, data::SyntheticStream::train),
-                    "--n");
+                    "at least one sample (n)");
   CHECK_INPUT_ERROR(data::SyntheticSource(5, 0, classes, 1.0, 1, data::SyntheticStream::train),
                     "dimension");
 }
@@ -520,19 +520,27 @@ BOOST_AUTO_TEST_CASE(open_sources_explains_missing_or_wrong_options) {
   auto comm = mpi::Communicator::world();
   data::DataOptions o;
   o.kind = "imagenet";
-  CHECK_INPUT_ERROR(data::open_sources(o, comm), "unknown --data kind 'imagenet'");
+  CHECK_INPUT_ERROR(data::open_sources(o, comm), "unknown data kind 'imagenet'");
   o.kind = "mnist";
-  CHECK_INPUT_ERROR(data::open_sources(o, comm), "--data mnist needs --data-dir");
+  CHECK_INPUT_ERROR(data::open_sources(o, comm), "mnist data needs a data folder");
   o.data_dir = "/nonexistent/mnist";
   CHECK_INPUT_ERROR(data::open_sources(o, comm), "/nonexistent/mnist/train-images-idx3-ubyte");
   o.kind = "cifar10";
   o.data_dir.clear();
-  CHECK_INPUT_ERROR(data::open_sources(o, comm), "--data cifar10 needs --data-dir");
+  CHECK_INPUT_ERROR(data::open_sources(o, comm), "cifar10 data needs a data folder");
   o.kind = "npy";
-  CHECK_INPUT_ERROR(data::open_sources(o, comm), "--data npy needs --train");
+  CHECK_INPUT_ERROR(data::open_sources(o, comm), "npy data needs a training file");
   o.kind = "synthetic";
   o.n = 0;
-  CHECK_INPUT_ERROR(data::open_sources(o, comm), "--n > 0");
+  CHECK_INPUT_ERROR(data::open_sources(o, comm), "sample count n > 0");
+  // The error names its subject (the setting n) and no command-line flag.
+  try {
+    data::open_sources(o, comm);
+    BOOST_ERROR("synthetic data with n = 0 was accepted");
+  } catch (const Error& e) {
+    BOOST_CHECK_EQUAL(e.subject(), "n");
+    BOOST_CHECK_MESSAGE(std::string(e.what()).find("--") == std::string::npos, e.what());
+  }
 
   // The committed IDX fixture through the options; n_test = -1 opens no test source.
   o = data::DataOptions{};

@@ -19,15 +19,24 @@ enum class ErrorKind : int {
 };
 
 /// The exception every deeprfm error is. Local: throwing it says nothing to other ranks. It owns
-/// its strings (message and source file), so it stays valid however long it is kept.
+/// its strings (message, source file, subject), so it stays valid however long it is kept.
+///
+/// Library messages describe the problem in terms of the quantity or input ("synthetic data
+/// needs a sample count n > 0"), never a command-line flag: the library is also used without
+/// the deeprfm command lines. An error about one setting names it in `subject`, a short
+/// machine-readable key (kebab-case; by convention the name the deeprfm command line gives that
+/// setting: "n", "data-dir", "ridge", "checkpoint" ...). A command line maps the subject to its
+/// own flag when it prints the message (src/app/guarded_main.cpp).
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message, std::string file, int line, bool agreed = false)
+  Error(ErrorKind kind, const std::string& message, std::string file, int line, bool agreed = false,
+        std::string subject = {})
       : std::runtime_error(message),
         kind_(kind),
         file_(std::move(file)),
         line_(line),
-        agreed_(agreed) {}
+        agreed_(agreed),
+        subject_(std::move(subject)) {}
   ErrorKind kind() const noexcept { return kind_; }
   const char* file() const noexcept { return file_.c_str(); }
   int line() const noexcept { return line_; }
@@ -35,18 +44,22 @@ class Error : public std::runtime_error {
   /// Communicator::agree), so the program may unwind normally instead of aborting. Set only
   /// by the agreement itself; an agreed error that is agreed again keeps its message.
   bool agreed() const noexcept { return agreed_; }
+  /// The setting the error is about ("n", "ridge", ...), or "" when it is about none; travels
+  /// with the agreed error to every rank.
+  const std::string& subject() const noexcept { return subject_; }
 
  private:
   ErrorKind kind_;
   std::string file_;
   int line_;
   bool agreed_;
+  std::string subject_;
 };
 
 namespace detail {
 [[noreturn]] inline void throw_error(ErrorKind kind, const std::string& message, const char* file,
-                                     int line) {
-  throw Error(kind, message, file, line);
+                                     int line, const char* subject = "") {
+  throw Error(kind, message, file, line, /*agreed=*/false, subject);
 }
 }  // namespace detail
 
@@ -62,10 +75,26 @@ namespace detail {
                                    __LINE__);                                                \
   } while (0)
 
+/// Throw deeprfm::Error about one setting (Error::subject): DEEPRFM_THROW_ABOUT(input, "n",
+/// "synthetic data needs a sample count n > 0"). The message names the quantity, not a flag.
+#define DEEPRFM_THROW_ABOUT(kind, subject, msg)                                              \
+  do {                                                                                       \
+    std::ostringstream deeprfm_oss_;                                                         \
+    deeprfm_oss_ << msg;                                                                     \
+    ::deeprfm::detail::throw_error(::deeprfm::ErrorKind::kind, deeprfm_oss_.str(), __FILE__, \
+                                   __LINE__, subject);                                       \
+  } while (0)
+
 /// Throw if the condition does not hold (local check).
 #define DEEPRFM_CHECK(cond, kind, msg)     \
   do {                                     \
     if (!(cond)) DEEPRFM_THROW(kind, msg); \
+  } while (0)
+
+/// Throw about one setting if the condition does not hold (local check).
+#define DEEPRFM_CHECK_ABOUT(cond, kind, subject, msg)     \
+  do {                                                    \
+    if (!(cond)) DEEPRFM_THROW_ABOUT(kind, subject, msg); \
   } while (0)
 
 /// An internal invariant (a bug if it fails); kept in release builds, it is cheap.

@@ -56,8 +56,9 @@ class Communicator {
   std::vector<int> all_gather(const std::vector<int>& local) const;
 
   /// The error-agreement step: every rank passes its local failure (or nullptr). If any rank
-  /// failed, every rank throws the same deeprfm::Error, carrying the message of the lowest
-  /// failing rank, prefixed by "rank R: ". Collective.
+  /// failed, every rank throws the same deeprfm::Error, carrying the message, kind, source
+  /// location and subject of the lowest failing rank, the message prefixed by "rank R: " when
+  /// only some ranks failed. Collective.
   void agree(std::exception_ptr local_failure) const;
 
  private:
@@ -84,5 +85,9 @@ void run_agreed(const Communicator& comm, Body&& body) {
 /// Collective (every rank must reach it).
 #define DEEPRFM_AGREE(comm, cond, kind, msg) \
   ::deeprfm::mpi::run_agreed((comm), [&] { DEEPRFM_CHECK(cond, kind, msg); })
+
+/// DEEPRFM_AGREE about one setting (Error::subject, deeprfm/base/error.hpp). Collective.
+#define DEEPRFM_AGREE_ABOUT(comm, cond, kind, subject, msg) \
+  ::deeprfm::mpi::run_agreed((comm), [&] { DEEPRFM_CHECK_ABOUT(cond, kind, subject, msg); })
 
 }  // namespace deeprfm::mpi

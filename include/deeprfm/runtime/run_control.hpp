@@ -124,6 +124,10 @@ struct WatchdogText {
   std::string program = "deeprfm";  ///< message prefix
   std::string unit = "layer";       ///< "layer" or "epoch"
   std::string output;               ///< the results file (the checkpoint)
+  /// How a command line continues from the checkpoint ("--resume"): the line then says
+  /// "continue with --resume FILE"; empty: it says only that the checkpoint is intact.
+  std::string resume_flag;
+  std::string stop_grace_flag;  ///< the flag setting stop_grace, named after it; may be empty
 };
 
 /// One thread per rank that ends the process when a long phase would outlast the job: when

@@ -24,9 +24,7 @@ namespace {
 /// a skip, costs more than a few rows).
 constexpr std::int64_t kMaxGapRows = 32;
 
-void check_mpi(int rc, const char* what) {
-  DEEPRFM_CHECK(rc == MPI_SUCCESS, resource, what << " failed (MPI error " << rc << ")");
-}
+void check_mpi(int rc, const char* what) { mpi::check(rc, what); }
 
 bool is_idx_kind(const std::string& kind) { return kind == "fashion-mnist" || kind == "mnist"; }
 

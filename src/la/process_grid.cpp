@@ -3,6 +3,7 @@
 #include <cmath>
 #include <regex>
 
+#include <deeprfm/mpi/communicator.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
 namespace deeprfm::la {
@@ -31,7 +32,7 @@ ProcessGrid::ProcessGrid(const mpi::Communicator& comm, GridShape shape) : shape
                                       << " processes but the job has " << comm.size()
                                       << " MPI ranks");
   MPI_Comm dup = MPI_COMM_NULL;
-  MPI_Comm_dup(comm.get(), &dup);
+  mpi::check(MPI_Comm_dup(comm.get(), &dup), "MPI_Comm_dup");
   full_ = mpi::Communicator(dup, true);
   const int system_handle = Csys2blacs_handle(full_.get());
   context_ = system_handle;

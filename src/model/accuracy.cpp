@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include <deeprfm/mpi/communicator.hpp>
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/model/neural_collapse.hpp>
 
@@ -51,7 +52,7 @@ double accuracy(const la::DistMatrix<double>& predictions, const std::vector<int
   std::vector<ValueIndex> reduced(static_cast<std::size_t>(lr));
   const int rc = MPI_Reduce(best.data(), reduced.data(), lr, MPI_DOUBLE_INT, MPI_MAXLOC, 0,
                             grid.row_comm().get());
-  DEEPRFM_CHECK(rc == MPI_SUCCESS, internal, "accuracy: MPI_Reduce failed with code " << rc);
+  mpi::check(rc, "MPI_Reduce (accuracy)");
 
   std::int64_t correct = 0;
   if (grid.my_col() == 0)

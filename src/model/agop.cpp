@@ -4,6 +4,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include <deeprfm/mpi/communicator.hpp>
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
 
@@ -56,8 +57,7 @@ std::vector<double> fetch_rows(const la::DistMatrix<double>& x, RowsOf rows_of) 
   const int rc =
       MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_DOUBLE, recv.data(),
                     recv_counts.data(), recv_offsets.data(), MPI_DOUBLE, comm.get());
-  DEEPRFM_CHECK(rc == MPI_SUCCESS, resource,
-                "MPI_Alltoallv failed in the AGOP (code " << rc << ")");
+  mpi::check(rc, "MPI_Alltoallv (AGOP)");
   // Unpack into row-major |mine| x d.
   std::vector<double> out(mine.size() * static_cast<std::size_t>(d));
   for (int t = 0; t < ranks; ++t) {
@@ -201,8 +201,7 @@ std::vector<double> agop(const model::Kernel& kernel, const la::DistMatrix<T>& w
     }
     const int rc = MPI_Reduce_scatter(partial.data(), jr_t.data(), counts.data(), mpi_type<T>(),
                                       MPI_SUM, grid.row_comm().get());
-    DEEPRFM_CHECK(rc == MPI_SUCCESS, resource,
-                  "MPI_Reduce_scatter failed in the AGOP (code " << rc << ")");
+    mpi::check(rc, "MPI_Reduce_scatter (AGOP)");
     for (std::size_t k = 0; k < jr.size(); ++k) jr[k] = static_cast<double>(jr_t[k]);
     // J_R = t (J_R - diag(W a_c)[R] X[R, :]); the t^2 is applied to G at the end.
     for (int k = 0; k < n_r; ++k) {

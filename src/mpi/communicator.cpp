@@ -4,15 +4,18 @@
 
 namespace deeprfm::mpi {
 
-namespace {
-void check_mpi(int rc, const char* what) {
-  if (rc != MPI_SUCCESS) {
-    char text[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, text, &len);
-    DEEPRFM_THROW(resource, what << " failed: " << std::string(text, len));
-  }
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) len = 0;
+  DEEPRFM_THROW(resource, what << " failed: "
+                               << (len > 0 ? std::string(text, static_cast<std::size_t>(len))
+                                           : "MPI error code " + std::to_string(rc)));
 }
+
+namespace {
+void check_mpi(int rc, const char* what) { check(rc, what); }
 }  // namespace
 
 Communicator Communicator::world() { return Communicator(MPI_COMM_WORLD, false); }

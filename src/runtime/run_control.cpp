@@ -18,6 +18,7 @@
 #include <new>
 #include <sstream>
 
+#include <deeprfm/mpi/communicator.hpp>
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/base/run_context.hpp>
 #include <deeprfm/la/scalapack.hpp>
@@ -324,10 +325,12 @@ double cgroup_free_bytes() {
 
 double available_memory_per_rank(const mpi::Communicator& comm) {
   MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
+  mpi::check(
+      MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+      "MPI_Comm_split_type");
   int on_node = 1;
-  MPI_Comm_size(node, &on_node);
-  MPI_Comm_free(&node);
+  mpi::check(MPI_Comm_size(node, &on_node), "MPI_Comm_size");
+  mpi::check(MPI_Comm_free(&node), "MPI_Comm_free");
   double avail = mem_available_bytes();
   const double cg = cgroup_free_bytes();
   if (cg >= 0 && (avail < 0 || cg < avail)) avail = cg;

@@ -95,3 +95,26 @@ BOOST_AUTO_TEST_CASE(the_subject_travels_with_the_agreed_error) {
   }
   DEEPRFM_CHECK_ALL(subject == "precision,ridge");
 }
+
+BOOST_AUTO_TEST_CASE(a_failed_mpi_call_is_a_resource_error_with_the_mpi_error_string) {
+  auto world = mpi::Communicator::world();
+  // MPI_ERRORS_RETURN is set (Environment, the test fixture): a negative count is refused by the
+  // call, on every rank alike, with MPI_ERR_COUNT.
+  int value = 0;
+  const int rc = MPI_Bcast(&value, -1, MPI_INT, 0, world.get());
+  DEEPRFM_CHECK_ALL(rc != MPI_SUCCESS);
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  bool resource = false;
+  std::string message;
+  try {
+    mpi::check(rc, "MPI_Bcast");
+  } catch (const Error& e) {
+    resource = e.kind() == ErrorKind::resource && !e.agreed();
+    message = e.what();
+  }
+  DEEPRFM_CHECK_ALL(resource);
+  DEEPRFM_CHECK_ALL(message == "MPI_Bcast failed: " + std::string(text, len));
+  BOOST_CHECK_NO_THROW(mpi::check(MPI_SUCCESS, "MPI_Barrier"));
+}

@@ -14,6 +14,20 @@
 
 namespace deeprfm::mpi {
 
+/// How a failed MPI call is reported, everywhere in deeprfm: Environment sets MPI_ERRORS_RETURN
+/// on MPI_COMM_WORLD (communicators derived from it inherit it), and every return code goes
+/// through check(), which throws Error(resource) naming the call and carrying MPI_Error_string.
+/// Always `resource` (exit code 4), whatever the MPI error class: an MPI failure is the
+/// communication layer's (network, MPI's memory, a lost process), and one caused by a bad
+/// argument is told apart by the call named in the message, not by the kind. Likewise ScaLAPACK
+/// `info` < 0 (an illegal argument) is `internal`, `info` > 0 `numerical`; HDF5 failures are
+/// `resource` (deeprfm/h5/hdf5.hpp).
+///
+/// Throw Error(resource) "<what> failed: <MPI error string>" unless rc == MPI_SUCCESS. Local:
+/// the error is not agreed (a failed collective usually fails on every rank, but MPI does not
+/// promise it), so it ends the job through MPI_Abort (src/app/guarded_main.cpp).
+void check(int rc, const char* what);
+
 /// Non-copyable, movable handle; frees the communicator it owns. Never owns MPI_COMM_WORLD.
 class Communicator {
  public:

@@ -99,10 +99,15 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
     DEEPRFM_CHECK_ABOUT(!options.train_file.empty(), input, "train",
                         "hdf5 data needs a training file (file.h5)");
     s.train = open_hdf5_source(options.train_file, options.x_name, options.y_name, comm);
-    if (want_test && !options.test_file.empty())
+    if (want_test && !options.test_file.empty()) {
+      // A missing test dataset is about the setting its name came from.
+      Hdf5NameSubjects subjects;
+      if (!options.test_x_name.empty()) subjects.x = "test-x-name";
+      if (!options.test_y_name.empty()) subjects.y = "test-y-name";
       s.test = open_hdf5_source(
           options.test_file, options.test_x_name.empty() ? options.x_name : options.test_x_name,
-          options.test_y_name.empty() ? options.y_name : options.test_y_name, comm);
+          options.test_y_name.empty() ? options.y_name : options.test_y_name, comm, subjects);
+    }
   } else if (kind == "synthetic") {
     const int classes = options.classes > 0 ? options.classes : 10;
     DEEPRFM_CHECK_ABOUT(options.n > 0, input, "n",

@@ -23,10 +23,10 @@ std::string shape_str(const std::vector<hsize_t>& dims) {
 class Hdf5Source final : public SampleSource {
  public:
   Hdf5Source(const std::string& path, const std::string& x_name, const std::string& y_name,
-             const mpi::Communicator& comm)
+             const Hdf5NameSubjects& subjects, const mpi::Communicator& comm)
       : file_(path, h5::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
-    check_dataset(x_name_, "samples (X)", "x-name");
-    check_dataset(y_name_, "labels (y)", "y-name");
+    check_dataset(x_name_, "samples (X)", subjects.x);
+    check_dataset(y_name_, "labels (y)", subjects.y);
 
     const auto x_dims = file_.dims(x_name_);
     const auto y_dims = file_.dims(y_name_);
@@ -108,8 +108,9 @@ class Hdf5Source final : public SampleSource {
 
 std::unique_ptr<SampleSource> open_hdf5_source(const std::string& path, const std::string& x_name,
                                                const std::string& y_name,
-                                               const mpi::Communicator& comm) {
-  return std::make_unique<Hdf5Source>(path, x_name, y_name, comm);
+                                               const mpi::Communicator& comm,
+                                               const Hdf5NameSubjects& subjects) {
+  return std::make_unique<Hdf5Source>(path, x_name, y_name, subjects, comm);
 }
 
 }  // namespace deeprfm::data

@@ -189,6 +189,25 @@ BOOST_AUTO_TEST_CASE(train_and_test_sets_from_one_file_with_their_own_names) {
     message = e.what();
   }
   DEEPRFM_CHECK_ALL(test::contains(message, "y_neg"));
+  // A missing test dataset is reported about the option that named it (the command line adds
+  // "(option --test-x-name)"), or about --y-name when the test labels' name came from there.
+  const auto subject_of_missing = [&](const std::string& test_x, const std::string& test_y) {
+    options.test_x_name = test_x;
+    options.test_y_name = test_y;
+    std::string subject = "(no error)";
+    try {
+      data::load_train_test(options, grid, 4);
+    } catch (const Error& e) {
+      subject = e.subject();
+    }
+    return subject;
+  };
+  DEEPRFM_CHECK_ALL(subject_of_missing("no_such_X", "y") == "test-x-name");
+  DEEPRFM_CHECK_ALL(subject_of_missing("X", "no_such_y") == "test-y-name");
+  options.y_name = "no_such_y";  // the training set fails first, about its own option
+  DEEPRFM_CHECK_ALL(subject_of_missing("X", "") == "y-name");
+  options.y_name = "/train/y";
+  options.test_x_name = "X";
   options.test_y_name = "y";
   const auto both = data::load_train_test(options, grid, 4);
   DEEPRFM_CHECK_ALL(both.train.x.rows() == kSamples && both.test.x.rows() == kSamples);

@@ -53,8 +53,10 @@ po::options_description describe_options() {
       "see docs/cli.md)")("test-labels", po::value<std::string>()->default_value(""),
                           "npy: test labels file (default derived like --train-labels)")(
       "x-name", po::value<std::string>()->default_value("X"),
-      "hdf5: dataset of samples x features")("y-name", po::value<std::string>()->default_value("y"),
-                                             "hdf5: dataset of labels")(
+      "hdf5: dataset of samples x features; npy: the name suffix (_X) replaced when deriving a "
+      "labels file name")(
+      "y-name", po::value<std::string>()->default_value("y"),
+      "hdf5: dataset of labels; npy: the suffix (_y) a derived labels file name gets")(
       "test-x-name", po::value<std::string>()->default_value(""),
       "hdf5: dataset of test samples (default: --x-name), e.g. /test/X to read both sets from "
       "one file")("test-y-name", po::value<std::string>()->default_value(""),

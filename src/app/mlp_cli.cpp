@@ -70,11 +70,12 @@ po::options_description describe_mlp_options(MlpRunOptions& o, std::string& opti
       "test-labels", po::value<std::string>(&o.data.test_labels_file)->default_value(""),
       "npy: test labels file (default derived like --train-labels)")(
       "x-name", po::value<std::string>(&o.data.x_name)->default_value("X"),
-      "hdf5: dataset of samples x features")(
+      "hdf5: dataset of samples x features; npy: the name suffix (_X) replaced when deriving a "
+      "labels file name")(
       "y-name", po::value<std::string>(&o.data.y_name)->default_value("y"),
-      "hdf5: dataset of labels")("test-x-name",
-                                 po::value<std::string>(&o.data.test_x_name)->default_value(""),
-                                 "hdf5: dataset of test samples (default: --x-name)")(
+      "hdf5: dataset of labels; npy: the suffix (_y) a derived labels file name gets")(
+      "test-x-name", po::value<std::string>(&o.data.test_x_name)->default_value(""),
+      "hdf5: dataset of test samples (default: --x-name)")(
       "test-y-name", po::value<std::string>(&o.data.test_y_name)->default_value(""),
       "hdf5: dataset of test labels (default: --y-name)")(
       "n", po::value<std::int64_t>(&n)->default_value(2000),

@@ -15,6 +15,7 @@
 #include <deeprfm/rfm/run.hpp>
 #include <deeprfm/rfm/run_store.hpp>
 #include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/store/run_lock.hpp>
 
 #include "cli.hpp"
 #include "guarded_main.hpp"
@@ -33,8 +34,11 @@ int main(int argc, char** argv) {
   return deeprfm::app::guarded_main(world, context, [&] {
     deeprfm::app::ParseResult parsed;
     std::optional<deeprfm::rfm::RunStore> existing;
+    // One writer per results file, from before anything reads or cleans it until the end.
+    std::optional<deeprfm::store::RunLock> lock;
     const std::string resume = deeprfm::app::resume_path(argc, argv);
     if (!resume.empty()) {
+      lock.emplace(resume, world);
       existing.emplace(resume, world);
       existing->open_existing();
     }
@@ -48,6 +52,7 @@ int main(int argc, char** argv) {
       return parsed.exit_code;
     }
     context.output = parsed.options.output;
+    if (!lock) lock.emplace(parsed.options.output, world);
     if (parsed.options.continue_run) {
       // --continue: resume the file if it holds this very run, start it if it is absent.
       std::int64_t exists = 0;

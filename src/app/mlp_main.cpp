@@ -6,6 +6,7 @@
 
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/store/run_lock.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
 #include <deeprfm/mlp/results_writer.hpp>
@@ -54,8 +55,11 @@ int main(int argc, char** argv) {
   context.flag_for = deeprfm::app::mlp_flag_for_subject;
   return deeprfm::app::guarded_main(world, context, [&] {
     std::optional<deeprfm::mlp::CheckpointStore> existing;
+    // One writer per results file, from before anything reads or cleans it until the end.
+    std::optional<deeprfm::store::RunLock> lock;
     const std::string resume = deeprfm::app::resume_path(argc, argv);
     if (!resume.empty()) {
+      lock.emplace(resume, world);
       existing.emplace(resume, world);
       existing->open_existing();
     }
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
       return parsed.exit_code;
     }
     context.output = parsed.options.output;
+    if (!lock) lock.emplace(parsed.options.output, world);
     // Every rank uses rank 0's deadline, margin and grace.
     const deeprfm::TimeLimits limits = deeprfm::agree_time_limits(parsed.options.limits, world);
     deeprfm::WatchdogText text;

@@ -210,7 +210,7 @@ def run_cases(tmp):
         ("--n-test below -1", syn + ["--n-test", "-5"], EXIT_INPUT, "--n-test"),
         ("negative --n", options(syn_base, n="-3"), EXIT_INPUT, "--n"),
         ("output in a missing folder", options(syn_base, output=os.path.join(tmp, "no", "dir.h5")),
-         EXIT_INPUT, "dir.h5"),
+         EXIT_INPUT, ("dir.h5", "does not exist", "(option --output)")),
     ]
 
     failures = 0

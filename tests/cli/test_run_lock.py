@@ -21,6 +21,7 @@ Every case but the wait's runs with DEEPRFM_LOCK_WAIT=0 (refuse at once).
 
 usage: test_run_lock.py DEEPRFM MPIEXEC NPROCS [mpiexec flags...]   (needs h5py)
 """
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -94,14 +95,22 @@ def refused_by_holder(p, holder, program="deeprfm"):
             and holder in errors[0])
 
 
-def held_lock_cases(tmp):
-    out = os.path.join(tmp, "held.h5")
-    lock_path = out + ".lock"
-    holder = "host=elsewhere pid=4242 slurm_job=77 since=2026-01-01T00:00:00Z"
+@contextlib.contextmanager
+def held_lock(lock_path, holder):
+    """Hold the POSIX record lock on lock_path, as a running deeprfm's rank 0 does, with the
+    holder text `holder` in the file; released when the block ends."""
     with open(lock_path, "w") as lock:
         lock.write(holder + "\n")
         lock.flush()
         fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+
+
+def held_lock_cases(tmp):
+    out = os.path.join(tmp, "held.h5")
+    lock_path = out + ".lock"
+    holder = "host=elsewhere pid=4242 slurm_job=77 since=2026-01-01T00:00:00Z"
+    with held_lock(lock_path, holder):
         t0 = time.time()
         p = run(DEEPRFM, small(out))
         check(refused_by_holder(p, holder) and not os.path.exists(out),
@@ -118,10 +127,7 @@ def held_lock_cases(tmp):
     check(p.returncode == 0 and not os.path.exists(lock_path),
           "lock released: the same run now completes and removes its lock file", p.stderr[-1500:])
     before = digest(out)
-    with open(lock_path, "w") as lock:
-        lock.write(holder + "\n")
-        lock.flush()
-        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with held_lock(lock_path, holder):
         p = run(DEEPRFM, ["--resume", out, "--layers", "4"])
         check(refused_by_holder(p, holder) and digest(out) == before,
               "held lock: --resume is refused naming the holder, the file is unchanged",
@@ -204,26 +210,20 @@ def lock_wait_cases(tmp):
     lock_path = out + ".lock"
     holder = "host=elsewhere pid=4243 since=2026-01-01T00:00:00Z"
     # A holder that lets go after 3 s, within a 60 s wait: the run waits for it and completes.
-    with open(lock_path, "w") as lock:
-        lock.write(holder + "\n")
-        lock.flush()
-        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with held_lock(lock_path, holder):
         t0 = time.time()
         waiting = subprocess.Popen(launch(DEEPRFM, small(out)), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True,
                                    env=dict(os.environ, DEEPRFM_LOCK_WAIT="60"))
         time.sleep(3)
         still_waiting = waiting.poll() is None and not os.path.exists(out)
-    _, err = waiting.communicate(timeout=TIMEOUT)  # the lock was released when `lock` closed
+    _, err = waiting.communicate(timeout=TIMEOUT)  # the lock was released at the block's end
     check(still_waiting and waiting.returncode == 0 and completed_layers(out) == 2 and
           not os.path.exists(lock_path),
           "lock wait: a holder that lets go after 3 s is waited for, then the run completes "
           "(%.1f s)" % (time.time() - t0), err[-1500:])
     # A holder that does not let go: refused after the wait, which the message states.
-    with open(lock_path, "w") as lock:
-        lock.write(holder + "\n")
-        lock.flush()
-        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with held_lock(lock_path, holder):
         t0 = time.time()
         before = digest(out)
         p = run(DEEPRFM, small(out) + ["--overwrite"], wait=2)

@@ -126,7 +126,11 @@ po::options_description describe_options() {
       "option but --grid, --block-size, --blas-threads, --pblas-block, --save-features equal, "
       "defaults included), else refuse; if it does not exist, start it")(
       "save-features", po::value<std::string>()->default_value("last"),
-      "none | last | all: layer features written to the file (AGOPs and metrics always are)");
+      "none | last | all: layer features written to the file (AGOPs and metrics always are)")(
+      "save-model", po::bool_switch(),
+      "keep the trained model in the results file (/model: per layer the normalised training "
+      "features, coefficients, AGOP square root and W_l) for deeprfm predict; about 8 (n d + "
+      "n C + d^2 + D d) bytes per layer, printed at start");
 
   po::options_description limits("Time limits (docs/checkpointing.md)");
   limits.add_options()("deadline", po::value<std::string>()->default_value(""),
@@ -195,6 +199,7 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.overwrite = get<bool>(vm, "overwrite");
   o.resume = get<std::string>(vm, "resume");
   o.save_features = get<std::string>(vm, "save-features");
+  o.save_model = get<bool>(vm, "save-model");
   o.quiet = get<bool>(vm, "quiet");
   o.continue_run = get<bool>(vm, "continue");
   o.limits.deadline = parse_deadline(get<std::string>(vm, "deadline"));
@@ -294,6 +299,21 @@ const std::vector<std::string>& options_changeable_on_resume() {
       "pblas-block",  "ridge", "ridge-escalation", "residual-tolerance",
       "save-features"};
   return names;
+}
+
+data::DataOptions stored_data_options(
+    const std::vector<std::pair<std::string, std::string>>& stored) {
+  const po::options_description all = describe_options();
+  std::ostringstream text;
+  for (const auto& [name, value] : stored)
+    if (!invocation_options().count(name)) text << name << " = " << value << "\n";
+  std::istringstream in(text.str());
+  po::variables_map vm;
+  store_or_throw([&] {
+    po::store(po::parse_config_file(in, all), vm);
+    po::notify(vm);
+  });
+  return from_variables(vm).data;
 }
 
 ParseResult parse_command_line(int argc, char** argv,

@@ -43,6 +43,11 @@ const std::vector<std::string>& options_technical_on_continue();
 std::string continue_mismatch(const RunOptions& asked,
                               const std::vector<std::pair<std::string, std::string>>& stored);
 
+/// The data options of a stored run (RunStore::options(), a results file's /config), parsed
+/// as the run's command line was. Throws Error(input) if they do not parse. Local.
+data::DataOptions stored_data_options(
+    const std::vector<std::pair<std::string, std::string>>& stored);
+
 /// Parse argv and, if --config is given, the config file (same option names, `name = value`
 /// lines, command line wins). With --resume FILE, `stored` must hold the run's stored options
 /// (RunStore::options()): they are the base, the command line may change only the options of

@@ -11,15 +11,48 @@
 
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/mpi/environment.hpp>
+#include <deeprfm/rfm/predict.hpp>
 #include <deeprfm/rfm/results_writer.hpp>
 #include <deeprfm/rfm/run.hpp>
 #include <deeprfm/rfm/run_store.hpp>
+#include <deeprfm/rfm/saved_model.hpp>
 #include <deeprfm/runtime/run_control.hpp>
 #include <deeprfm/store/run_lock.hpp>
 
 #include "cli.hpp"
 #include "guarded_main.hpp"
 #include "option_text.hpp"
+#include "predict_cli.hpp"
+
+namespace {
+
+/// `deeprfm predict ...`: argv[0] is "predict".
+int predict_main(int argc, char** argv, const deeprfm::mpi::Communicator& world) {
+  deeprfm::app::MainContext context;
+  context.program = "deeprfm predict";
+  context.flag_for = deeprfm::app::predict_flag_for_subject;
+  context.out_of_memory_advice = "use more ranks, or predict fewer points at a time (--n)";
+  return deeprfm::app::guarded_main(world, context, [&] {
+    deeprfm::app::PredictCommand command;
+    deeprfm::mpi::run_agreed(
+        world, [&] { command = deeprfm::app::parse_predict_command_line(argc, argv); });
+    if (!command.run) {
+      if (world.rank() == 0) std::cout << command.text;
+      return 0;
+    }
+    // One writer per output file, as for a run's results.
+    const deeprfm::store::RunLock lock(command.settings.output, world);
+    deeprfm::rfm::PredictSettings settings;
+    {
+      const deeprfm::rfm::SavedModel model(command.settings.model_path, world);
+      deeprfm::mpi::run_agreed(
+          world, [&] { settings = deeprfm::app::predict_settings(command, model.run_options()); });
+    }
+    return deeprfm::rfm::run_predict(settings, world);
+  });
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // First thing: a stop signal during start-up (MPI_Init, loading) is recorded, not fatal.
@@ -28,6 +61,8 @@ int main(int argc, char** argv) {
   deeprfm::mpi::Environment env(&argc, &argv);
   deeprfm::ensure_stop_handlers();  // in case MPI_Init replaced them (Open MPI 4.1 does not)
   auto world = deeprfm::mpi::Communicator::world();
+  if (argc >= 2 && std::string(argv[1]) == "predict")
+    return predict_main(argc - 1, argv + 1, world);
   deeprfm::app::MainContext context;
   context.program = deeprfm::rfm::kProgramName;
   context.flag_for = deeprfm::app::flag_for_subject;

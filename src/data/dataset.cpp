@@ -534,4 +534,35 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
   return out;
 }
 
+Dataset load_test_set(const DataOptions& options, int classes, const FeatureStatistics& statistics,
+                      const la::ProcessGrid& grid, int block, std::string& description) {
+  const mpi::Communicator& comm = grid.full();
+  Sources sources;
+  mpi::run_agreed(comm, [&] { sources = open_sources(options, comm); });
+  std::vector<std::int64_t> selection;
+  mpi::run_agreed(comm, [&] {
+    DEEPRFM_CHECK_ABOUT(sources.test != nullptr, input, "test",
+                        options.kind
+                            << " data names no test set to predict"
+                            << (options.kind == "npy" || options.kind == "hdf5" ? " (give the file)"
+                                                                                : ""));
+    const auto d = static_cast<std::size_t>(sources.test->dim());
+    DEEPRFM_CHECK(d == statistics.mean.size(), input,
+                  sources.test->describe() << " has " << d << " features but the model was "
+                                           << "trained on " << statistics.mean.size());
+    const std::int64_t n_test = options.kind == "synthetic" ? 0 : options.n_test;
+    selection = with_context(sources.test->describe() + ": ", [&] {
+      return select_class_balanced(sources.test->labels(), classes, n_test);
+    });
+    DEEPRFM_CHECK(!selection.empty(), input, sources.test->describe() << " has no samples");
+  });
+  Dataset set = load_set(*sources.test, selection, classes, grid, block, "test");
+  standardise(set.x, options.test_own_statistics ? compute_feature_statistics(set.x) : statistics);
+  description = sources.test->describe() + ", " +
+                describe_selection(selection, sources.test->labels(), classes) +
+                ", standardised with " +
+                (options.test_own_statistics ? "its own statistics" : "the training statistics");
+  return set;
+}
+
 }  // namespace deeprfm::data

@@ -93,7 +93,7 @@ void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, Phas
 
 LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
                                int classes, la::DistMatrix<double>& x_test,
-                               const std::vector<int>& test_labels) {
+                               const std::vector<int>& test_labels, LayerModel* keep) {
   const auto& comm = grid_.full();
   const int n = x.rows(), d = x.cols(), n_test = x_test.rows(), block = config_.block;
   const double dn = n, dd = d, dc = classes;
@@ -241,9 +241,9 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
 
   // Test accuracy of this layer's predictor, in chunks of test rows.
   checkpoint_phase("test");
+  la::DistMatrix<double> pred(grid_, n_test, classes, block);
   if (n_test > 0) {
     ScopedPhase phase(timers, "test", 2.0 * n_test * dn * (dd + dc), comm.get());
-    la::DistMatrix<double> pred(grid_, n_test, classes, block);
     const int chunk = test_chunk_rows(n, n_test, block);
     for (int r0 = 0; r0 < n_test; r0 += chunk) {
       const int m = std::min(chunk, n_test - r0);
@@ -284,6 +284,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
       ScopedPhase phase(timers, "feature_map", 0, comm.get());
       model::apply_random_features(xs, w, width, mapped);
     }
+    if (keep != nullptr && measure) keep->centres = std::move(features);
     features = std::move(mapped);
     if (measure) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
@@ -309,6 +310,15 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   DEEPRFM_AGREE(comm, all_finite(x_test), numerical,
                 where << ": the test features after the random feature map are not finite");
 
+  if (keep != nullptr) {
+    keep->layer = layer;
+    keep->dim_in = d;
+    keep->ridge = result.ridge;
+    keep->coefficients = std::move(a);
+    keep->sqrt_agop = std::move(s.sqrt);
+    keep->random_features = w;
+    keep->test_predictions = std::move(pred);
+  }
   reduce_timers(timers, comm, result.timers);
   result.peak_rss_bytes = comm.max(peak_rss_bytes());
   result.wall_seconds = comm.max(wall_seconds() - wall_start);

@@ -324,6 +324,17 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
         "memory: about %.1f MiB per rank at the peak (n^2/P alone: %.1f MiB; this "
         "process now: %.1f MiB)\n",
         estimate / (1 << 20), 8.0 * n * double(n) / world.size() / (1 << 20), baseline / (1 << 20));
+    if (opt.save_model) {
+      // Layer 1 on d inputs, the later ones on the width.
+      const double first = saved_model_layer_bytes(n, d, opt.model.width, classes, n_test);
+      const double later =
+          saved_model_layer_bytes(n, opt.model.width, opt.model.width, classes, n_test);
+      std::printf(
+          "disk: the saved model adds %.1f MiB for layer 1 and %.1f MiB for each later layer "
+          "(%.1f MiB for %d layers) to the results file\n",
+          first / (1 << 20), later / (1 << 20),
+          (first + later * std::max(opt.model.layers - 1, 0)) / (1 << 20), opt.model.layers);
+    }
     std::printf(
         "model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
         "seed %llu, %s precision\n",
@@ -347,7 +358,20 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
     info.blas_kernels = blas.kernels;
     info.blas_threads = blas.threads;
     info.memory_estimate_bytes = estimate;
-    store.create(opt.overwrite, info, data, opt.model.layers);
+    ModelInfo model_info;
+    if (opt.save_model) {
+      model_info.kernel = opt.model.kernel;
+      model_info.width = opt.model.width;
+      model_info.feature_init = opt.model.feature_init;
+      model_info.seed = opt.model.seed;
+      model_info.classes = classes;
+      model_info.dim_input = d;
+      model_info.test_own_statistics = opt.data.test_own_statistics;
+      model_info.feature_mean = data.feature_mean;
+      model_info.feature_std = data.feature_std;
+    }
+    store.create(opt.overwrite, info, data, opt.model.layers,
+                 opt.save_model ? &model_info : nullptr);
     set_progress(0, 0);
   }
 
@@ -358,13 +382,16 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
                        opt.output);
     watchdog.arm_deadline();  // after the first check: its verdict comes first
     set_progress(l + 1, l);
+    LayerModel kept;
     const LayerResult result =
-        model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels);
+        model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels,
+                        opt.save_model ? &kept : nullptr);
     const bool save =
         opt.save_features == "all" || (opt.save_features == "last" && l + 1 == opt.model.layers);
     {
       CommitInProgress committing;
-      store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers);
+      store.commit_layer(result, data.train.x, data.test.x, save, opt.model.layers,
+                         opt.save_model ? &kept : nullptr);
       const bool last = l + 1 == opt.model.layers;
       set_run_context(last ? -1 : l + 1, last ? "finish" : "start");
       set_progress(last ? 0 : l + 2, l + 1);

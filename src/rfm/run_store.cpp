@@ -45,7 +45,7 @@ void RunStore::write_checkpoint_attributes(h5::File& f, int layers_planned) cons
 }
 
 void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest& data,
-                      int layers_planned) {
+                      int layers_planned, const ModelInfo* model) {
   h5::File::check_path(
       path_, overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, comm_);
   store::write_file_atomically(
@@ -54,6 +54,7 @@ void RunStore::create(bool overwrite, const RunInfo& info, const data::TrainTest
         ResultsWriter w(tmp, h5::File::Mode::create_truncate, comm_);
         w.write_run_info(info);
         w.write_data(data);
+        if (model != nullptr) write_model_info(w.file(), *model);
         completed_layers_ = 0;
         complete_ = false;
         layers_planned_ = layers_planned;
@@ -117,7 +118,7 @@ void RunStore::open_existing() {
 
 void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<double>& x,
                             const la::DistMatrix<double>& x_test, bool save_features,
-                            int layers_planned) {
+                            int layers_planned, const LayerModel* model) {
   const int completed = layer.layer + 1;
   DEEPRFM_ASSERT(completed == completed_layers_ + 1);
   set_run_context(layer.layer, "checkpoint");
@@ -141,6 +142,7 @@ void RunStore::commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<
   commit.update_results = [&](const std::string& tmp) {
     ResultsWriter w(tmp, h5::File::Mode::read_write, comm_);
     w.write_layer(layer, save_features ? &x : nullptr);
+    if (model != nullptr) write_model_layer(w.file(), *model);
     const std::string g = "/layers/" + store::layer_group(layer.layer);
     w.file().write_attribute(g, "ranks", static_cast<std::int64_t>(comm_.size()));
     w.file().write_attribute(g, "pblas_block",

@@ -134,4 +134,13 @@ int resolve_classes(const DataOptions& options, const SampleSource& train);
 /// Collective over the grid. Every failure is agreed across ranks.
 TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& grid, int block);
 
+/// The test set the options name, alone, for applying a trained model to it (deeprfm
+/// predict): opened, selected and read like load_train_test's test set, with `classes`
+/// classes (labels outside [0, classes) refused), standardised with `statistics` (the model's
+/// training statistics; with options.test_own_statistics, its own). Refused when the options
+/// name no test set, or its dimension is not statistics.mean.size(). `description` gets the
+/// log line. Collective over the grid; every failure is agreed across ranks.
+Dataset load_test_set(const DataOptions& options, int classes, const FeatureStatistics& statistics,
+                      const la::ProcessGrid& grid, int block, std::string& description);
+
 }  // namespace deeprfm::data

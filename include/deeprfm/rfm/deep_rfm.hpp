@@ -10,6 +10,7 @@
 #include <deeprfm/la/dist_matrix.hpp>
 #include <deeprfm/model/neural_collapse.hpp>
 #include <deeprfm/rfm/config.hpp>
+#include <deeprfm/rfm/saved_model.hpp>
 
 namespace deeprfm::rfm {
 
@@ -17,9 +18,9 @@ namespace deeprfm::rfm {
 struct LayerResult {
   int layer = 0;                             ///< 0-based
   int dim_in = 0;                            ///< d of this layer's input
-  model::CollapseMetrics input;            ///< X_l (after row normalisation)
-  model::CollapseMetrics projected;        ///< X_l S
-  model::CollapseMetrics mapped;           ///< X_{l+1} = ReLU(X_l S W_l^T)
+  model::CollapseMetrics input;              ///< X_l (after row normalisation)
+  model::CollapseMetrics projected;          ///< X_l S
+  model::CollapseMetrics mapped;             ///< X_{l+1} = ReLU(X_l S W_l^T)
   double residual = 0;                       ///< ||(K + mu I) A - Y||_F / ||Y||_F
   double rcond = 0;                          ///< reciprocal condition estimate of K + mu I
   double ridge = 0;                          ///< the ridge mu the solve used
@@ -57,11 +58,14 @@ class DeepRfm {
   DeepRfm(const ModelConfig& config, const la::ProcessGrid& grid);
 
   /// Run layer `layer` (0-based). `x` holds X_l on entry and X_{l+1} on exit (it changes
-  /// width: d -> config.width); `x_test` likewise for the test set (may have 0 rows).
-  /// Collective over the grid; every failure is agreed and thrown on every rank.
+  /// width: d -> config.width); `x_test` likewise for the test set (may have 0 rows). With
+  /// `keep` not null, the layer's model (saved_model.hpp: the normalised X_l, A_l, S_l, W_l and
+  /// the test predictions) is moved into *keep instead of being freed (n d + n C more memory
+  /// until the caller lets it go). Collective over the grid; every failure is agreed and
+  /// thrown on every rank.
   LayerResult run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
                         int classes, la::DistMatrix<double>& x_test,
-                        const std::vector<int>& test_labels);
+                        const std::vector<int>& test_labels, LayerModel* keep = nullptr);
 
   const ModelConfig& config() const { return config_; }
 

@@ -23,6 +23,7 @@ struct RunSettings {
   std::string output = "deeprfm-results.h5";
   bool overwrite = false;
   std::string save_features = "last";  ///< none | last | all
+  bool save_model = false;             ///< keep the model in /model (saved_model.hpp)
   int blas_threads = 0;                ///< 0 = leave the BLAS library's default
   int pblas_block = 0;                 ///< PBLAS logical block (PILAENV); 0 = the default
   double mem_limit = 0;                ///< bytes per rank; 0 = what the node offers

@@ -12,6 +12,7 @@
 
 #include <deeprfm/data/dataset.hpp>
 #include <deeprfm/rfm/results_writer.hpp>
+#include <deeprfm/rfm/saved_model.hpp>
 
 namespace deeprfm::rfm {
 
@@ -22,8 +23,10 @@ class RunStore {
   RunStore(std::string path, const mpi::Communicator& comm);
 
   /// Start a new run: write run info and data into the results file, with 0 complete layers
-  /// (refusing an existing file unless `overwrite`). Collective.
-  void create(bool overwrite, const RunInfo& info, const data::TrainTest& data, int layers_planned);
+  /// (refusing an existing file unless `overwrite`), and the /model group when `model` is not
+  /// null (the run saves its model). Collective.
+  void create(bool overwrite, const RunInfo& info, const data::TrainTest& data, int layers_planned,
+              const ModelInfo* model = nullptr);
 
   /// Read an existing run's checkpoint (refusing a file that is not a deeprfm checkpoint),
   /// and remove stale temporary and companion files left by a crash. Collective.
@@ -31,9 +34,11 @@ class RunStore {
 
   /// Commit a completed layer: the next layer's input features (x, x_test) go to a new
   /// companion file, the layer's results into the results file (its features too when
-  /// `save_features`), atomically. Collective.
+  /// `save_features`), and the layer's model when `model` is not null, atomically.
+  /// Collective.
   void commit_layer(const rfm::LayerResult& layer, const la::DistMatrix<double>& x,
-                    const la::DistMatrix<double>& x_test, bool save_features, int layers_planned);
+                    const la::DistMatrix<double>& x_test, bool save_features, int layers_planned,
+                    const LayerModel* model = nullptr);
 
   /// Record that the run finished all planned layers. Collective.
   void mark_complete(int layers_planned);

@@ -330,8 +330,8 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
       const double later =
           saved_model_layer_bytes(n, opt.model.width, opt.model.width, classes, n_test);
       std::printf(
-          "disk: the saved model adds %.1f MiB for layer 1 and %.1f MiB for each later layer "
-          "(%.1f MiB for %d layers) to the results file\n",
+          "disk: the saved model adds %.3g MiB for layer 1 and %.3g MiB for each later layer "
+          "(%.3g MiB for %d layers) to the results file\n",
           first / (1 << 20), later / (1 << 20),
           (first + later * std::max(opt.model.layers - 1, 0)) / (1 << 20), opt.model.layers);
     }

@@ -8,7 +8,9 @@ docs/numerics.md:
 
     Z_1  = standardise(X)                      (training statistics, or the data's own)
     Z_l <- Z_l / ||row||
-    P_l  = k(Z_l, X_l) A_l                     k(r) = exp(-r / s) (Laplace), exp(-r^2/(2 s^2))
+    P_l  = k(Z_l R_l, X_l) A_l                 k(r) = exp(-r / s) (Laplace), exp(-r^2/(2 s^2));
+                                               R_l = kernel_map (--iterations T > 1) or I,
+                                               X_l = the stored centres
     Z_{l+1} = ReLU(Z_l S_l W_l^T)
 
 In a notebook::
@@ -87,6 +89,8 @@ class DeepRFMModel:
                     "coefficients": lg["coefficients"][...],
                     "sqrt_agop": lg["sqrt_agop"][...],
                     "random_features": lg["random_features"][...],
+                    # --iterations T > 1: the last iteration's kernel works on Z M^{1/2}.
+                    "kernel_map": lg["kernel_map"][...] if "kernel_map" in lg else None,
                 })
 
     # -- the pipeline ---------------------------------------------------------------------
@@ -131,8 +135,12 @@ class DeepRFMModel:
 
     def predict(self, x, layers=None):
         """Per layer, the (n, C) predictions of the layer's kernel machine on samples x."""
-        return [self.kernel_matrix(z, layer["centres"]) @ layer["coefficients"]
-                for z, layer in zip(self.layer_features(x, layers), self.layers)]
+        out = []
+        for z, layer in zip(self.layer_features(x, layers), self.layers):
+            if layer["kernel_map"] is not None:
+                z = z @ layer["kernel_map"]
+            out.append(self.kernel_matrix(z, layer["centres"]) @ layer["coefficients"])
+        return out
 
 
 def nc1(h, labels, classes):

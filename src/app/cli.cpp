@@ -91,7 +91,10 @@ po::options_description describe_options() {
       "precision", po::value<std::string>()->default_value("double"),
       "double | mixed: mixed stores and factors the kernel matrix in single precision (half "
       "the memory) and refines the solution in double to a relative residual of 1e-10")(
-      "width", po::value<int>()->default_value(512), "random-feature width D")(
+      "iterations", po::value<int>()->default_value(1),
+      "RFM iterations per layer T (the original Deep RFM): the kernel of iteration t uses the "
+      "Mahalanobis distance of the AGOP M of iteration t-1, and S = M_T^{1/2}; 1 = the paper's "
+      "Algorithm 1")("width", po::value<int>()->default_value(512), "random-feature width D")(
       "feature-init", po::value<std::string>()->default_value("gaussian"),
       "gaussian (N(0,1), the paper) | uniform (U[-1/sqrt(d), 1/sqrt(d)], the authors' code)")(
       "seed", po::value<std::uint64_t>()->default_value(1),
@@ -182,6 +185,7 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.model.ridge_escalation = get<bool>(vm, "ridge-escalation");
   o.model.residual_tolerance = get<double>(vm, "residual-tolerance");
   o.model.width = get<int>(vm, "width");
+  o.model.iterations = get<int>(vm, "iterations");
   const std::string precision = get<std::string>(vm, "precision");
   DEEPRFM_CHECK(precision == "double" || precision == "mixed", input,
                 "--precision '" << precision << "' is not one of: double, mixed");

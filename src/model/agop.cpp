@@ -233,4 +233,22 @@ template std::vector<double> agop<float>(const model::Kernel&, const la::DistMat
                                          const la::DistMatrix<double>&,
                                          const la::DistMatrix<double>&);
 
+std::vector<double> sandwich(const std::vector<double>& r, const std::vector<double>& g, int d) {
+  DEEPRFM_ASSERT(r.size() == static_cast<std::size_t>(d) * d && g.size() == r.size());
+  // Row-major d x d is column-major transposed; R and the result are symmetric, so the
+  // products need no transposes: (R G R)^T = R G^T R.
+  std::vector<double> t(r.size()), out(r.size());
+  const char nt = 'N';
+  const double one = 1.0, zero = 0.0;
+  dgemm_(&nt, &nt, &d, &d, &d, &one, r.data(), &d, g.data(), &d, &zero, t.data(), &d);
+  dgemm_(&nt, &nt, &d, &d, &d, &one, t.data(), &d, r.data(), &d, &zero, out.data(), &d);
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < i; ++j) {
+      const double v = 0.5 * (out[static_cast<std::size_t>(i) * d + j] +
+                              out[static_cast<std::size_t>(j) * d + i]);
+      out[static_cast<std::size_t>(i) * d + j] = out[static_cast<std::size_t>(j) * d + i] = v;
+    }
+  return out;
+}
+
 }  // namespace deeprfm::model

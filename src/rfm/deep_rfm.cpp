@@ -24,6 +24,9 @@ void ModelConfig::validate() const {
                       "the random-feature width must be positive, got " << width);
   DEEPRFM_CHECK_ABOUT(layers > 0, input, "layers",
                       "the number of layers must be positive, got " << layers);
+  DEEPRFM_CHECK_ABOUT(
+      iterations >= 1 && iterations <= 100, input, "iterations",
+      "the number of RFM iterations per layer must be in [1, 100], got " << iterations);
   DEEPRFM_CHECK_ABOUT(block > 0, input, "block-size",
                       "the block size must be positive, got " << block);
   DEEPRFM_CHECK_ABOUT(residual_tolerance > 0, input, "residual-tolerance",
@@ -32,7 +35,7 @@ void ModelConfig::validate() const {
 
 double estimate_memory_per_rank(double n, double d_input, double width, double classes,
                                 double n_test, double grid_rows, double grid_cols,
-                                bool mixed_precision) {
+                                bool mixed_precision, int iterations) {
   // Layer 1 runs on d_input features, later layers on `width`: the peak is at the wider one.
   const double d = std::max(d_input, width);
   const double ranks = grid_rows * grid_cols;
@@ -41,7 +44,8 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   // Mixed precision: K in single precision (n^2 / 2 in doubles) plus one double panel of
   // about n/16 rows (model::panel_rows) while it is filled or a residual is computed.
   const double kernel_storage = mixed_precision ? 0.5 * n * n + n * std::max(n / 16.0, 1.0) : n * n;
-  const double train_peak = kernel_storage + n * d + n_test * d + 4.0 * n * classes;
+  const double mapped = iterations > 1 ? (n + n_test) * d : 0.0;  // X M^{1/2}, X_test M^{1/2}
+  const double train_peak = kernel_storage + n * d + n_test * d + 4.0 * n * classes + mapped;
   // Feature-map peak: X, X S, X_{l+1} (n (2d + D)) and the same for the test set.
   const double map_peak = (n + n_test) * (2.0 * d + width);
   // Test prediction peak: a chunk of the test kernel + features.
@@ -58,15 +62,18 @@ double estimate_memory_per_rank(double n, double d_input, double width, double c
   return 8.0 * (per_rank + replicated);
 }
 
-double estimate_layer_flops(double n, double d, double width, double classes, double n_test) {
+double estimate_layer_flops(double n, double d, double width, double classes, double n_test,
+                            int iterations) {
   const double kernel = 2.0 * 2.0 * n * n * d;  // assembled for the solve and again after it
   const double cholesky = n * n * n / 3.0;
   const double solve_and_residual = 2.0 * n * n * classes + 4.0 * n * n * classes;
   const double test = 2.0 * n_test * n * (d + classes);
   const double sqrt = 9.0 * d * d * d;
   const double feature_map = 2.0 * (n + n_test) * d * (d + width);
-  return kernel + cholesky + solve_and_residual + model::agop_flops(n, d, classes) + test + sqrt +
-         feature_map;
+  const double fit = kernel + cholesky + solve_and_residual + model::agop_flops(n, d, classes);
+  // Every iteration after the first: the square root, X M^{1/2} of train and test, R G R.
+  const double remap = sqrt + 2.0 * (n + n_test) * d * d + 4.0 * d * d * d;
+  return iterations * fit + (iterations - 1) * remap + test + sqrt + feature_map;
 }
 
 int test_chunk_rows(int n, int n_test, int block) {
@@ -125,8 +132,11 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     result.input = model::neural_collapse(x, labels, classes);
   }
 
-  // 2-3. Kernel matrix and the ridge(less) solve; 4. the AGOP.
-  checkpoint_phase("kernel");
+  // 2-3. Kernel matrix and the ridge(less) solve; 4. the AGOP; T times with --iterations T
+  // (docs/numerics.md §2): iteration t fits the kernel machine on X_l M^{1/2} (the Mahalanobis
+  // distance ||x - z||_M), takes the AGOP G_u in those coordinates and sets
+  // M <- M^{1/2} G_u M^{1/2}, the AGOP in the original coordinates. M = I at the start, so
+  // T = 1 is Algorithm 1.
   la::DistMatrix<double> a(grid_, n, classes, block);
   auto check_residual = [&] {
     if (fault_requested("residual", layer, "residual", me)) result.residual *= 1e12;
@@ -141,103 +151,140 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
                               << "); the system is too ill-conditioned: resume with a ridge of "
                                  "1e-3 or larger");
   };
-  if (config_.mixed_precision) {
-    // K stored and factored in single precision, A refined in double against K rebuilt in
-    // double panel by panel; W in single precision for the AGOP products.
-    la::DistMatrix<float> kf(grid_, n, n, block);
-    {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      result.kernel_stats = model::assemble_kernel_single(kernel, x, false, kf);
-    }
-    checkpoint_phase("factorization");
-    model::fill_targets(a, labels);
-    la::DistMatrix<double> pred(grid_, n, classes, block);
-    const model::RefinementReport report = model::mixed_precision_solve(
-        kernel, x, config_.ridge, kf, a, pred, where,
-        std::min(model::kRefinementTarget, config_.residual_tolerance));
-    timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
-               report.bytes_factorization, report.off_node_bytes_factorization);
-    timers.add("refinement", report.seconds_refinement,
-               report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc),
-               report.bytes_refinement, report.off_node_bytes_refinement);
-    result.rcond = report.rcond;
-    result.ridge = config_.ridge;
-    result.residual = report.residuals.back();
-    result.refinement_residuals = report.residuals;
-    result.train_accuracy = model::accuracy(pred, labels);
-    checkpoint_phase("residual");
-    check_residual();
-    checkpoint_phase("agop");
-    {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      model::assemble_kernel_single(kernel, x, true, kf);
-    }
-    {
-      ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
-      result.agop = agop(kernel, kf, x, a);
-    }
-  } else {
-    la::DistMatrix<double> k(grid_, n, n, block);
-    double ridge = config_.ridge;
-    for (int attempt = 0;; ++attempt) {
+  auto fit = [&](const la::DistMatrix<double>& xk) {
+    checkpoint_phase("kernel");
+    if (config_.mixed_precision) {
+      // K stored and factored in single precision, A refined in double against K rebuilt in
+      // double panel by panel; W in single precision for the AGOP products.
+      la::DistMatrix<float> kf(grid_, n, n, block);
       {
         ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-        result.kernel_stats = model::assemble_kernel(kernel, x, 0, n, x, true, k);
+        result.kernel_stats = model::assemble_kernel_single(kernel, xk, false, kf);
       }
       checkpoint_phase("factorization");
       model::fill_targets(a, labels);
-      try {
-        // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
-        const model::SolveReport report =
-            model::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
-        timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
-                   report.bytes_factorization, report.off_node_bytes_factorization);
-        timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve,
-                   report.off_node_bytes_solve);
-        result.rcond = report.rcond;
-        break;
-      } catch (const Error& e) {
-        // Only an agreed numerical failure may be retried, and only when asked for explicitly.
-        if (!config_.ridge_escalation || e.kind() != ErrorKind::numerical || !e.agreed() ||
-            attempt >= config_.max_ridge_escalations)
-          throw;
-        result.ridges_tried.push_back(ridge);
-        const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
-        if (me == 0)
-          std::printf("%s: Cholesky failed with ridge %g; ridge escalation raises it to %g\n",
-                      where.c_str(), ridge, next);
-        ridge = next;
+      la::DistMatrix<double> pred(grid_, n, classes, block);
+      const model::RefinementReport report = model::mixed_precision_solve(
+          kernel, xk, config_.ridge, kf, a, pred, where,
+          std::min(model::kRefinementTarget, config_.residual_tolerance));
+      timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
+                 report.bytes_factorization, report.off_node_bytes_factorization);
+      timers.add("refinement", report.seconds_refinement,
+                 report.kernel_rebuilds * (2.0 * dn * dn * dd + 2.0 * dn * dn * dc),
+                 report.bytes_refinement, report.off_node_bytes_refinement);
+      result.rcond = report.rcond;
+      result.ridge = config_.ridge;
+      result.residual = report.residuals.back();
+      result.refinement_residuals = report.residuals;
+      result.train_accuracy = model::accuracy(pred, labels);
+      checkpoint_phase("residual");
+      check_residual();
+      checkpoint_phase("agop");
+      {
+        ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
+        model::assemble_kernel_single(kernel, xk, true, kf);
+      }
+      {
+        ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
+        result.agop = agop(kernel, kf, xk, a);
+      }
+    } else {
+      la::DistMatrix<double> k(grid_, n, n, block);
+      double ridge = config_.ridge;
+      for (int attempt = 0;; ++attempt) {
+        {
+          ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
+          result.kernel_stats = model::assemble_kernel(kernel, xk, 0, n, xk, true, k);
+        }
+        checkpoint_phase("factorization");
+        model::fill_targets(a, labels);
+        try {
+          // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
+          const model::SolveReport report =
+              model::cholesky_solve(k, ridge, a, where, result.kernel_stats.one_norm);
+          timers.add("factorization", report.seconds_factorization, dn * dn * dn / 3.0,
+                     report.bytes_factorization, report.off_node_bytes_factorization);
+          timers.add("solve", report.seconds_solve, 2.0 * dn * dn * dc, report.bytes_solve,
+                     report.off_node_bytes_solve);
+          result.rcond = report.rcond;
+          break;
+        } catch (const Error& e) {
+          // Only an agreed numerical failure may be retried, and only when asked for explicitly.
+          if (!config_.ridge_escalation || e.kind() != ErrorKind::numerical || !e.agreed() ||
+              attempt >= config_.max_ridge_escalations)
+            throw;
+          result.ridges_tried.push_back(ridge);
+          const double next = ridge > 0 ? 10.0 * ridge : 1e-10;
+          if (me == 0)
+            std::printf("%s: Cholesky failed with ridge %g; ridge escalation raises it to %g\n",
+                        where.c_str(), ridge, next);
+          ridge = next;
+        }
+      }
+      result.ridge = ridge;
+      // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
+      model::KernelStats rebuilt;
+      checkpoint_phase("residual");
+      {
+        ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
+        rebuilt = model::assemble_kernel(kernel, xk, 0, n, xk, true, k);
+      }
+      {
+        // Residual and training predictions: two n x n x C products.
+        ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc, comm.get());
+        la::DistMatrix<double> y(grid_, n, classes, block);
+        model::fill_targets(y, labels);
+        result.residual = model::relative_residual(k, ridge, a, y);
+        la::DistMatrix<double> pred(grid_, n, classes, block);
+        la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
+        result.train_accuracy = model::accuracy(pred, labels);
+      }
+      check_residual();
+
+      // 4. AGOP.
+      checkpoint_phase("agop");
+      {
+        ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
+        model::kernel_to_gradient_weights(kernel, rebuilt, k);
+        result.agop = agop(kernel, k, xk, a);
+      }
+      k.reset();  // free n x n before the test kernel
+    }
+  };
+  const int iterations = config_.iterations;
+  la::DistMatrix<double> mapped_x, mapped_x_test;  // X_l M^{1/2}, X_test M^{1/2} (t >= 2)
+  std::vector<double> metric_sqrt;                 // M^{1/2} of the current kernel; empty = I
+  for (int it = 0; it < iterations; ++it) {
+    fit(metric_sqrt.empty() ? x : mapped_x);
+    if (!metric_sqrt.empty()) {
+      ScopedPhase phase(timers, "agop", 4.0 * dd * dd * dd, comm.get());
+      result.agop = model::sandwich(metric_sqrt, result.agop, d);
+    }
+    if (iterations > 1) {
+      result.iteration_agops.insert(result.iteration_agops.end(), result.agop.begin(),
+                                    result.agop.end());
+      result.iteration_residuals.push_back(result.residual);
+      result.iteration_train_accuracy.push_back(result.train_accuracy);
+    }
+    if (it + 1 == iterations) break;
+    checkpoint_phase("sqrt");
+    {
+      ScopedPhase phase(timers, "sqrt", 9.0 * dd * dd * dd, comm.get());
+      metric_sqrt = la::symmetric_sqrt(result.agop, d, comm).sqrt;
+    }
+    {
+      ScopedPhase phase(timers, "feature_map", 2.0 * (dn + n_test) * dd * dd, comm.get());
+      mapped_x = la::DistMatrix<double>(grid_, n, d, block);
+      model::multiply_replicated(x, metric_sqrt, d, mapped_x);
+      if (n_test > 0) {
+        mapped_x_test = la::DistMatrix<double>(grid_, n_test, d, block);
+        model::multiply_replicated(x_test, metric_sqrt, d, mapped_x_test);
       }
     }
-    result.ridge = ridge;
-    // Rebuild K (it now holds the factor): no second n x n matrix is ever allocated.
-    model::KernelStats rebuilt;
-    checkpoint_phase("residual");
-    {
-      ScopedPhase phase(timers, "kernel", 2.0 * dn * dn * dd, comm.get());
-      rebuilt = model::assemble_kernel(kernel, x, 0, n, x, true, k);
-    }
-    {
-      // Residual and training predictions: two n x n x C products.
-      ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc, comm.get());
-      la::DistMatrix<double> y(grid_, n, classes, block);
-      model::fill_targets(y, labels);
-      result.residual = model::relative_residual(k, ridge, a, y);
-      la::DistMatrix<double> pred(grid_, n, classes, block);
-      la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
-      result.train_accuracy = model::accuracy(pred, labels);
-    }
-    check_residual();
-
-    // 4. AGOP.
-    checkpoint_phase("agop");
-    {
-      ScopedPhase phase(timers, "agop", model::agop_flops(dn, dd, dc), comm.get());
-      model::kernel_to_gradient_weights(kernel, rebuilt, k);
-      result.agop = agop(kernel, k, x, a);
-    }
-    k.reset();  // free n x n before the test kernel
   }
+  // The last iteration's kernel machine predicts: its centres and the test points, mapped.
+  const la::DistMatrix<double>& centres = metric_sqrt.empty() ? x : mapped_x;
+  const la::DistMatrix<double>& test_points = metric_sqrt.empty() ? x_test : mapped_x_test;
 
   // Test accuracy of this layer's predictor, in chunks of test rows.
   checkpoint_phase("test");
@@ -248,7 +295,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     for (int r0 = 0; r0 < n_test; r0 += chunk) {
       const int m = std::min(chunk, n_test - r0);
       la::DistMatrix<double> kt(grid_, m, n, block);
-      model::assemble_kernel(kernel, x_test, r0, m, x, false, kt);
+      model::assemble_kernel(kernel, test_points, r0, m, centres, false, kt);
       la::scalapack::gemm('N', 'N', m, classes, n, 1.0, kt, 0, 0, a, 0, 0, 0.0, pred, r0, 0);
     }
     result.test_accuracy = model::accuracy(pred, test_labels);
@@ -284,7 +331,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
       ScopedPhase phase(timers, "feature_map", 0, comm.get());
       model::apply_random_features(xs, w, width, mapped);
     }
-    if (keep != nullptr && measure) keep->centres = std::move(features);
+    if (keep != nullptr && measure && metric_sqrt.empty()) keep->centres = std::move(features);
     features = std::move(mapped);
     if (measure) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
@@ -315,6 +362,10 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     keep->dim_in = d;
     keep->ridge = result.ridge;
     keep->coefficients = std::move(a);
+    if (!metric_sqrt.empty()) {
+      keep->centres = std::move(mapped_x);
+      keep->kernel_map = metric_sqrt;
+    }
     keep->sqrt_agop = std::move(s.sqrt);
     keep->random_features = w;
     keep->test_predictions = std::move(pred);

@@ -121,13 +121,20 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
     StageMetrics stage;
     model::normalize_rows(z, (where + ", features").c_str());
     if (opt.metrics) stage.input = model::neural_collapse(z, set.labels, classes);
-    // P = k(Z, X_l) A_l, in chunks of rows as in training (deep_rfm.cpp).
+    // P = k(Z R, X_l) A_l (R = kernel_map, the identity without one), in chunks of rows as
+    // in training (deep_rfm.cpp).
+    la::DistMatrix<double> mapped_z;
+    if (!layer.kernel_map.empty()) {
+      mapped_z = la::DistMatrix<double>(grid, m, d, block);
+      model::multiply_replicated(z, layer.kernel_map, d, mapped_z);
+    }
+    const la::DistMatrix<double>& points = layer.kernel_map.empty() ? z : mapped_z;
     la::DistMatrix<double> pred(grid, m, classes, block);
     const int chunk = test_chunk_rows(n, m, block);
     for (int r0 = 0; r0 < m; r0 += chunk) {
       const int rows = std::min(chunk, m - r0);
       la::DistMatrix<double> kt(grid, rows, n, block);
-      model::assemble_kernel(info.kernel, z, r0, rows, layer.centres, false, kt);
+      model::assemble_kernel(info.kernel, points, r0, rows, layer.centres, false, kt);
       la::scalapack::gemm('N', 'N', rows, classes, n, 1.0, kt, 0, 0, layer.coefficients, 0, 0, 0.0,
                           pred, r0, 0);
     }

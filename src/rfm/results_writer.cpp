@@ -82,6 +82,12 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
   if (!layer.refinement_residuals.empty())
     f.write_replicated(g + "/refinement_residuals", {hsize_t(layer.refinement_residuals.size())},
                        layer.refinement_residuals.data());
+  if (!layer.iteration_agops.empty()) {
+    const auto t = static_cast<hsize_t>(layer.iteration_residuals.size());
+    f.write_replicated(g + "/iteration_agops", {t, d, d}, layer.iteration_agops.data());
+    f.write_replicated(g + "/iteration_residuals", {t}, layer.iteration_residuals.data());
+    f.write_replicated(g + "/iteration_train_accuracy", {t}, layer.iteration_train_accuracy.data());
+  }
   if (!layer.ridges_tried.empty())
     f.write_replicated(g + "/ridges_tried", {hsize_t(layer.ridges_tried.size())},
                        layer.ridges_tried.data());

@@ -96,14 +96,15 @@ void check_memory(const RunSettings& opt, const mpi::Communicator& world, double
   int ranks = world.size();
   while (ranks < (1 << 20) &&
          baseline + estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, 1, ranks,
-                                             opt.model.mixed_precision) >
+                                             opt.model.mixed_precision, opt.model.iterations) >
              available)
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
     if (baseline + estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test, grid_rows,
-                                            grid_cols, opt.model.mixed_precision) <=
+                                            grid_cols, opt.model.mixed_precision,
+                                            opt.model.iterations) <=
         available)
       lo = mid;
     else
@@ -134,8 +135,12 @@ std::string seconds_text(double s) {
 class LayerClock {
  public:
   LayerClock(const TimeLimits& limits, const mpi::Communicator& world, double process_start,
-             bool talk)
-      : limits_(limits), world_(world), process_start_(process_start), talk_(talk) {}
+             bool talk, int iterations)
+      : limits_(limits),
+        world_(world),
+        process_start_(process_start),
+        talk_(talk),
+        iterations_(iterations) {}
 
   bool timed() const { return limits_.deadline > 0; }
 
@@ -170,7 +175,9 @@ class LayerClock {
       // A short local DGEMM per rank; the slowest rank sets the pace.
       flop_rate_ = world_.min(local_dgemm_rate()) * world_.size();
     }
-    const auto flops = [&](int d) { return estimate_layer_flops(n, d, width, classes, n_test); };
+    const auto flops = [&](int d) {
+      return estimate_layer_flops(n, d, width, classes, n_test, iterations_);
+    };
     const TimePrediction p = predict_unit_seconds(dim, done_, flops, flop_rate_);
     const double left = limits_.deadline - now - limits_.stop_margin;
     if (talk_ && !announced_) {
@@ -229,6 +236,7 @@ class LayerClock {
   const mpi::Communicator& world_;
   double process_start_;
   bool talk_;
+  int iterations_;
   bool announced_ = false;
   double flop_rate_ = 0;
   double layer_start_ = 0;
@@ -245,7 +253,7 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   la::set_blas_threads(opt.blas_threads);
   la::set_pblas_logical_block(
       opt.pblas_block > 0 ? opt.pblas_block : la::default_pblas_logical_block(opt.model.block));
-  LayerClock clock(limits, world, process_start, talk);
+  LayerClock clock(limits, world, process_start, talk, opt.model.iterations);
 
   la::GridShape shape;
   mpi::run_agreed(world, [&] {
@@ -316,7 +324,8 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   const double baseline = world.max(current_rss_bytes());
   const double estimate =
       baseline + estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, shape.rows,
-                                          shape.cols, opt.model.mixed_precision);
+                                          shape.cols, opt.model.mixed_precision,
+                                          opt.model.iterations);
   if (talk) {
     std::printf("data: %s\n      n = %d training points, %d test points, d = %d, C = %d\n",
                 data.description.c_str(), n, n_test, d, classes);
@@ -336,11 +345,14 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
           (first + later * std::max(opt.model.layers - 1, 0)) / (1 << 20), opt.model.layers);
     }
     std::printf(
-        "model: %d layers, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
+        "model: %d layers%s, %s kernel, bandwidth %g, ridge %g, width %d, %s features, "
         "seed %llu, %s precision\n",
-        opt.model.layers, model::to_string(opt.model.kernel.kind).c_str(),
-        opt.model.kernel.bandwidth, opt.model.ridge, opt.model.width,
-        model::to_string(opt.model.feature_init).c_str(),
+        opt.model.layers,
+        opt.model.iterations > 1
+            ? (" x " + std::to_string(opt.model.iterations) + " RFM iterations").c_str()
+            : "",
+        model::to_string(opt.model.kernel.kind).c_str(), opt.model.kernel.bandwidth,
+        opt.model.ridge, opt.model.width, model::to_string(opt.model.feature_init).c_str(),
         static_cast<unsigned long long>(opt.model.seed),
         opt.model.mixed_precision ? "mixed (single K, double refinement)" : "double");
     std::fflush(stdout);

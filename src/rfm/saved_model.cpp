@@ -54,6 +54,8 @@ void write_model_layer(h5::File& f, const LayerModel& layer) {
   f.write_distributed(g + "/coefficients", layer.coefficients);
   f.write_replicated(g + "/sqrt_agop", {d, d}, layer.sqrt_agop.data());
   f.write_replicated(g + "/random_features", {width, d}, layer.random_features.data());
+  if (!layer.kernel_map.empty())
+    f.write_replicated(g + "/kernel_map", {d, d}, layer.kernel_map.data());
   if (layer.test_predictions.rows() > 0)
     f.write_distributed(g + "/test_predictions", layer.test_predictions);
   f.write_attribute(kModel, "layers", static_cast<std::int64_t>(layer.layer + 1));
@@ -150,6 +152,11 @@ LayerModel SavedModel::load_layer(int layer, const la::ProcessGrid& grid, int bl
   f.read_distributed(g + "/coefficients", out.coefficients);
   out.sqrt_agop = f.read_all_double(g + "/sqrt_agop");
   out.random_features = f.read_all_double(g + "/random_features");
+  if (f.exists(g + "/kernel_map")) {
+    DEEPRFM_AGREE(comm_, f.dims(g + "/kernel_map") == (std::vector<hsize_t>{d, d}), input,
+                  path_ << ": " << g << "/kernel_map is not d x d with d = " << out.dim_in);
+    out.kernel_map = f.read_all_double(g + "/kernel_map");
+  }
   if (with_test_predictions && f.exists(g + "/test_predictions")) {
     const auto t = f.dims(g + "/test_predictions");
     DEEPRFM_AGREE(comm_, t.size() == 2 && t[1] == static_cast<hsize_t>(info_.classes), input,

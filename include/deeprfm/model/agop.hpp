@@ -23,6 +23,12 @@ template <class T>
 std::vector<double> agop(const model::Kernel& kernel, const la::DistMatrix<T>& w,
                          const la::DistMatrix<double>& x, const la::DistMatrix<double>& a);
 
+/// R G R for replicated row-major d x d matrices R (symmetric) and G: the AGOP G_u of a kernel
+/// on the mapped points x R in the original coordinates (R = M^{1/2}, --iterations). Two local
+/// DGEMMs, the result symmetrised ((B + B^T) / 2, so that every rank and the next square root
+/// see an exactly symmetric matrix). Local; bitwise the same on every rank.
+std::vector<double> sandwich(const std::vector<double>& r, const std::vector<double>& g, int d);
+
 /// Flops of agop() for the given sizes (for the counters).
 double agop_flops(double n, double d, double classes);
 

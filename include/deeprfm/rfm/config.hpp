@@ -20,6 +20,7 @@ struct ModelConfig {
   bool ridge_escalation = false;      ///< on a failed Cholesky, raise the ridge (logged)
   bool mixed_precision = false;       ///< K in single precision + refinement in double
   int max_ridge_escalations = 12;     ///< raises by 10x before giving up
+  int iterations = 1;                 ///< T RFM iterations per layer (1 = Algorithm 1)
 
   /// Throws Error(input) for a non-positive bandwidth, width, layer count or block size, or a
   /// negative / non-finite ridge. Local (every rank checks the same values).

@@ -31,23 +31,32 @@ struct LayerResult {
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
   model::KernelStats kernel_stats;
-  std::vector<double> agop;              ///< d x d row-major
+  std::vector<double> agop;  ///< d x d row-major; with T iterations M_T, the last update
+  /// With --iterations T > 1, per iteration t = 1..T: the AGOP M_t in the original coordinates
+  /// (T x d x d), the solve's residual and the training accuracy (empty for T = 1).
+  std::vector<double> iteration_agops;
+  std::vector<double> iteration_residuals;
+  std::vector<double> iteration_train_accuracy;
   std::vector<double> agop_eigenvalues;  ///< ascending
   int clipped_eigenvalues = 0;
   PhaseTimers timers;  ///< per phase: max seconds over ranks, total flops
 };
 
 /// Per-rank memory (bytes) the layers need at their peak on a grid_rows x grid_cols grid, the
-/// estimate printed before the run (the process's own baseline — libraries, MPI buffers — is
+/// estimate printed before the run (with T > 1 iterations, X M^{1/2} of train and test on top;
+/// the process's own baseline — libraries, MPI buffers — is
 /// not included: callers add what they measured). Local (pure).
 double estimate_memory_per_rank(double n, double d, double width, double classes, double n_test,
-                                double grid_rows, double grid_cols, bool mixed_precision = false);
+                                double grid_rows, double grid_cols, bool mixed_precision = false,
+                                int iterations = 1);
 
 /// Floating-point operations of one layer with input dimension d (the timed phases: kernel
 /// assembly twice, Cholesky n^3/3, solve and residual, AGOP, test kernel and prediction, the
-/// d x d square root, the feature map of train and test features). For the time-limit
+/// d x d square root, the feature map of train and test features; with T iterations the fit,
+/// the AGOP and the mapping to X M^{1/2} T times). For the time-limit
 /// prediction of a layer never measured: an estimate. Local (pure).
-double estimate_layer_flops(double n, double d, double width, double classes, double n_test);
+double estimate_layer_flops(double n, double d, double width, double classes, double n_test,
+                            int iterations = 1);
 
 /// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
 int test_chunk_rows(int n, int n_test, int block);

@@ -45,7 +45,10 @@ struct LayerModel {
   int layer = 0;   ///< 0-based
   int dim_in = 0;  ///< d_l
   double ridge = 0;
-  la::DistMatrix<double> centres;           ///< X_l after row normalisation, n x d_l
+  la::DistMatrix<double> centres;  ///< X_l after row normalisation (times kernel_map), n x d_l
+  /// With --iterations T > 1: M_{T-1}^{1/2} (d_l x d_l row-major), the map the last
+  /// iteration's kernel applies to its points; empty for T = 1 (the identity).
+  std::vector<double> kernel_map;
   la::DistMatrix<double> coefficients;      ///< A_l, n x C
   std::vector<double> sqrt_agop;            ///< S_l, d_l x d_l row-major, replicated
   std::vector<double> random_features;      ///< W_l, width x d_l row-major, replicated

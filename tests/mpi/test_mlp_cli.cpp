@@ -49,6 +49,11 @@ BOOST_AUTO_TEST_CASE(defaults_follow_the_issue) {
   BOOST_CHECK_EQUAL(m.measure_every, 10);
   BOOST_CHECK(m.optimizer == mlp::OptimizerKind::adam);
   BOOST_CHECK_EQUAL(r.options.data.kind, "fashion-mnist");
+  BOOST_CHECK(r.options.data.selection == data::Selection::balanced);
+  BOOST_CHECK(r.options.data.test_selection == data::Selection::first);
+  const auto first = parse({"--selection", "first", "--test-selection", "balanced"});
+  BOOST_CHECK(first.options.data.selection == data::Selection::first);
+  BOOST_CHECK(first.options.data.test_selection == data::Selection::balanced);
   const auto s = parse({"--optimizer", "sgd", "--momentum", "0.5", "--seed", "9", "--n", "100",
                         "--hidden-width", "64"});
   BOOST_CHECK(s.options.model.optimizer == mlp::OptimizerKind::sgd);
@@ -76,6 +81,8 @@ BOOST_AUTO_TEST_CASE(bad_options_are_input_errors_naming_the_option) {
       {{"--measure-every", "-2"}, "--measure-every"},
       {{"--save-agops", "some"}, "--save-agops"},
       {{"--n", "-3"}, "--n"},
+      {{"--selection", "foo"}, "'foo' is not one of: balanced, first (option --selection)"},
+      {{"--test-selection", "all"}, "(option --test-selection)"},
       {{"--no-such-option"}, "no-such-option"},
       {{"--epochs", "ten"}, "epochs"},
       {{"--checkpoint-every", "-1"}, "--checkpoint-every"},

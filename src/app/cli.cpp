@@ -275,7 +275,7 @@ std::string continue_mismatch(const RunOptions& asked,
            std::find(technical.begin(), technical.end(), name) == technical.end();
   };
   std::map<std::string, std::string> have, want;
-  for (const auto& [name, value] : stored)
+  for (const auto& [name, value] : with_implied_options(stored))
     if (compared(name)) have[name] = value;
   for (const auto& [name, value] : asked.effective)
     if (compared(name)) want[name] = value;
@@ -369,7 +369,7 @@ ParseResult parse_command_line(int argc, char** argv,
     // The stored run is the base; the command line may change only some options.
     std::ostringstream text;
     std::map<std::string, std::string> stored_map;
-    for (const auto& [name, value] : *stored) {
+    for (const auto& [name, value] : with_implied_options(*stored)) {
       if (invocation_options().count(name)) continue;
       stored_map[name] = value;
     }

@@ -228,7 +228,7 @@ MlpParseResult parse_mlp_command_line(
                     "--resume must be given on the command line (not in a --config file)");
       // The stored run is the base; the command line may change only some options.
       std::map<std::string, std::string> base;
-      for (const auto& [name, value] : *stored)
+      for (const auto& [name, value] : with_implied_options(*stored))
         if (!invocation_options().count(name)) base[name] = value;
       const auto& changeable = mlp_options_changeable_on_resume();
       for (const auto& [name, value] : cmd) {

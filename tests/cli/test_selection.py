@@ -7,7 +7,8 @@ deeprfm and deeprfm-mlp (found next to it), with small NPY fixtures written here
 - the test set is the first --n-test points by default, a class may be missing from it (the
   run completes and its test accuracy is a number); --test-selection balanced refuses a class
   with too few points, naming the options;
-- both choices are recorded in /config, and --continue refuses a file made with the other;
+- both choices are recorded in /config, and --continue refuses a file made with the other (a
+  file that predates them counts as balanced for both);
 - a bad value of either option is refused with exit 2 and one line naming the flag.
 
 usage: test_selection.py DEEPRFM MPIEXEC NPROCS [mpiexec flags...]   (needs h5py)
@@ -210,6 +211,20 @@ def run_cases(tmp):
     refused("deeprfm --resume with another --selection", DEEPRFM,
             ["--resume", out, "--selection", "balanced"],
             ("--selection balanced contradicts the stored run (first)",))
+    # A file written before the selections existed stores neither; its run chose both sets
+    # class-balanced, and --continue compares against that.
+    old = os.path.join(tmp, "deeprfm-old.h5")
+    old_args = rfm + ["--n", "24", "--n-test", "6", "--test-selection", "balanced", "--output", old]
+    if completed("deeprfm, a file to age", DEEPRFM, old_args[:-2], old):
+        with h5py.File(old, "r+") as f:
+            del f["config"].attrs["selection"]
+            del f["config"].attrs["test-selection"]
+        p = run(DEEPRFM, old_args + ["--continue"])
+        check("deeprfm --continue of an old file with --test-selection balanced: nothing to do",
+              p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr[-1500:]))
+        refused("deeprfm --continue of an old file with the default --test-selection", DEEPRFM,
+                rfm + ["--n", "24", "--n-test", "6", "--output", old, "--continue"],
+                ("--test-selection first asked, balanced stored",))
     return state["failures"], state["total"]
 
 

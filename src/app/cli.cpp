@@ -315,7 +315,7 @@ data::DataOptions stored_data_options(
     const std::vector<std::pair<std::string, std::string>>& stored) {
   const po::options_description all = describe_options();
   std::ostringstream text;
-  for (const auto& [name, value] : stored)
+  for (const auto& [name, value] : with_implied_options(stored))
     if (!invocation_options().count(name)) text << name << " = " << value << "\n";
   std::istringstream in(text.str());
   po::variables_map vm;

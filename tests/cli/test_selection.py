@@ -9,6 +9,7 @@ deeprfm and deeprfm-mlp (found next to it), with small NPY fixtures written here
   with too few points, naming the options;
 - both choices are recorded in /config, and --continue refuses a file made with the other (a
   file that predates them counts as balanced for both);
+- deeprfm predict of a run's own test set selects it as the run did;
 - a bad value of either option is refused with exit 2 and one line naming the flag.
 
 usage: test_selection.py DEEPRFM MPIEXEC NPROCS [mpiexec flags...]   (needs h5py)
@@ -211,6 +212,20 @@ def run_cases(tmp):
     refused("deeprfm --resume with another --selection", DEEPRFM,
             ["--resume", out, "--selection", "balanced"],
             ("--selection balanced contradicts the stored run (first)",))
+    # deeprfm predict of a run's own test set takes it as the run chose it (--test-selection).
+    own = os.path.join(tmp, "deeprfm-model.h5")
+    if completed("deeprfm --save-model with the first 10 test points", DEEPRFM,
+                 rfm + ["--n", "24", "--n-test", "10", "--save-model"], own):
+        pred = os.path.join(tmp, "predictions.h5")
+        p = run(DEEPRFM, ["predict", "--model", own, "-o", pred, "--quiet"])
+        check("deeprfm predict of the run's own test set: exit 0", p.returncode == 0,
+              "exit %d: %s" % (p.returncode, p.stderr[-1500:]))
+        if p.returncode == 0:
+            with h5py.File(pred, "r") as f:
+                index = [int(v) for v in f["data/source_index"][()]]
+            check("deeprfm predict: the run's first 10 test points", index == first10_test,
+                  "got %s, expected %s" % (index, first10_test))
+
     # A file written before the selections existed stores neither; its run chose both sets
     # class-balanced, and --continue compares against that.
     old = os.path.join(tmp, "deeprfm-old.h5")

@@ -62,9 +62,16 @@ po::options_description describe_options() {
       "one file")("test-y-name", po::value<std::string>()->default_value(""),
                   "hdf5: dataset of test labels (default: --y-name)")(
       "n", po::value<std::int64_t>()->default_value(2000),
-      "training points, class-balanced (the first n/C of each class); 0 = all")(
+      "training points, chosen by --selection; 0 = all")(
       "n-test", po::value<std::int64_t>()->default_value(0),
-      "test points, class-balanced; 0 = all (synthetic: as many as --n); -1 = no test set")(
+      "test points, chosen by --test-selection; 0 = all (synthetic: as many as --n); -1 = no "
+      "test set")(
+      "selection", po::value<std::string>()->default_value("balanced"),
+      "balanced (the first n/C of each class in file order) | first (the first n in file "
+      "order, any classes, as the authors' code)")(
+      "test-selection", po::value<std::string>()->default_value("first"),
+      "first (the first n-test test points in file order; a class may be missing) | balanced "
+      "(like --selection balanced: every class needs n-test/C points)")(
       "classes", po::value<int>()->default_value(0),
       "number of classes; 0 = the data set's (10 for the image sets, max label + 1 for "
       "hdf5/npy, 10 for synthetic)")("dim", po::value<int>()->default_value(64),
@@ -171,6 +178,9 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.data.test_y_name = get<std::string>(vm, "test-y-name");
   o.data.n = get<std::int64_t>(vm, "n");
   o.data.n_test = get<std::int64_t>(vm, "n-test");
+  o.data.selection = data::parse_selection(get<std::string>(vm, "selection"), "selection");
+  o.data.test_selection =
+      data::parse_selection(get<std::string>(vm, "test-selection"), "test-selection");
   o.data.classes = get<int>(vm, "classes");
   o.data.dim = get<int>(vm, "dim");
   o.data.separation = get<double>(vm, "separation");
@@ -269,7 +279,7 @@ std::string continue_mismatch(const RunOptions& asked,
            std::find(technical.begin(), technical.end(), name) == technical.end();
   };
   std::map<std::string, std::string> have, want;
-  for (const auto& [name, value] : stored)
+  for (const auto& [name, value] : with_implied_options(stored))
     if (compared(name)) have[name] = value;
   for (const auto& [name, value] : asked.effective)
     if (compared(name)) want[name] = value;
@@ -309,7 +319,7 @@ data::DataOptions stored_data_options(
     const std::vector<std::pair<std::string, std::string>>& stored) {
   const po::options_description all = describe_options();
   std::ostringstream text;
-  for (const auto& [name, value] : stored)
+  for (const auto& [name, value] : with_implied_options(stored))
     if (!invocation_options().count(name)) text << name << " = " << value << "\n";
   std::istringstream in(text.str());
   po::variables_map vm;
@@ -363,7 +373,7 @@ ParseResult parse_command_line(int argc, char** argv,
     // The stored run is the base; the command line may change only some options.
     std::ostringstream text;
     std::map<std::string, std::string> stored_map;
-    for (const auto& [name, value] : *stored) {
+    for (const auto& [name, value] : with_implied_options(*stored)) {
       if (invocation_options().count(name)) continue;
       stored_map[name] = value;
     }

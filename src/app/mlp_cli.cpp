@@ -34,6 +34,7 @@ const std::set<std::string>& invocation_options() {
 po::options_description describe_mlp_options(MlpRunOptions& o, std::string& optimizer,
                                              std::string& config_file, std::string& deadline,
                                              std::int64_t& n, std::int64_t& n_test,
+                                             std::string& selection, std::string& test_selection,
                                              std::uint64_t& seed) {
   mlp::MlpConfig& m = o.model;
   po::options_description general("General");
@@ -79,9 +80,15 @@ po::options_description describe_mlp_options(MlpRunOptions& o, std::string& opti
       "test-y-name", po::value<std::string>(&o.data.test_y_name)->default_value(""),
       "hdf5: dataset of test labels (default: --y-name)")(
       "n", po::value<std::int64_t>(&n)->default_value(2000),
-      "training points, class-balanced (the first n/C of each class); 0 = all")(
+      "training points, chosen by --selection; 0 = all")(
       "n-test", po::value<std::int64_t>(&n_test)->default_value(0),
-      "test points, class-balanced; 0 = all; -1 = no test set")(
+      "test points, chosen by --test-selection; 0 = all; -1 = no test set")(
+      "selection", po::value<std::string>(&selection)->default_value("balanced"),
+      "balanced (the first n/C of each class in file order) | first (the first n in file "
+      "order, any classes, as the authors' code)")(
+      "test-selection", po::value<std::string>(&test_selection)->default_value("first"),
+      "first (the first n-test test points in file order; a class may be missing) | balanced "
+      "(like --selection balanced: every class needs n-test/C points)")(
       "classes", po::value<int>(&o.data.classes)->default_value(0),
       "number of classes; 0 = the data set's")(
       "dim", po::value<int>(&o.data.dim)->default_value(64), "synthetic: input dimension")(
@@ -157,14 +164,14 @@ std::string mlp_flag_for_subject(const std::string& subject) {
   // Only the option names are looked up; the variables they are bound to are never written.
   struct Targets {
     MlpRunOptions o;
-    std::string optimizer, config_file, deadline;
+    std::string optimizer, config_file, deadline, selection, test_selection;
     std::int64_t n = 0, n_test = 0;
     std::uint64_t seed = 0;
   };
   static const auto lookup = [] {
     Targets t;
-    return flag_lookup(
-        describe_mlp_options(t.o, t.optimizer, t.config_file, t.deadline, t.n, t.n_test, t.seed));
+    return flag_lookup(describe_mlp_options(t.o, t.optimizer, t.config_file, t.deadline, t.n,
+                                            t.n_test, t.selection, t.test_selection, t.seed));
   }();
   return lookup(subject);
 }
@@ -198,11 +205,13 @@ MlpParseResult parse_mlp_command_line(
   MlpRunOptions& o = result.options;
   mlp::MlpConfig& m = o.model;
   std::string optimizer = "adam", config_file, deadline;
+  std::string selection = data::to_string(o.data.selection),
+              test_selection = data::to_string(o.data.test_selection);
   std::int64_t n = o.data.n, n_test = o.data.n_test;
   std::uint64_t seed = 1;
 
-  po::options_description all =
-      describe_mlp_options(o, optimizer, config_file, deadline, n, n_test, seed);
+  po::options_description all = describe_mlp_options(o, optimizer, config_file, deadline, n, n_test,
+                                                     selection, test_selection, seed);
 
   po::variables_map cmd, vm;
   try {
@@ -219,7 +228,7 @@ MlpParseResult parse_mlp_command_line(
                     "--resume must be given on the command line (not in a --config file)");
       // The stored run is the base; the command line may change only some options.
       std::map<std::string, std::string> base;
-      for (const auto& [name, value] : *stored)
+      for (const auto& [name, value] : with_implied_options(*stored))
         if (!invocation_options().count(name)) base[name] = value;
       const auto& changeable = mlp_options_changeable_on_resume();
       for (const auto& [name, value] : cmd) {
@@ -271,6 +280,8 @@ MlpParseResult parse_mlp_command_line(
 
   o.data.n = n;
   o.data.n_test = n_test;
+  o.data.selection = data::parse_selection(selection, "selection");
+  o.data.test_selection = data::parse_selection(test_selection, "test-selection");
   o.data.seed = seed;
   m.seed = seed;
   m.optimizer = mlp::parse_optimizer(optimizer);

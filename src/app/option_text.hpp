@@ -10,6 +10,8 @@
 #include <sstream>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/any.hpp>
 #include <boost/program_options/options_description.hpp>
@@ -77,6 +79,22 @@ inline std::string flag_suffix(const std::string& subject,
   }
   if (count == 0) return "";
   return (count == 1 ? " (option " : " (options ") + flags + ")";
+}
+
+/// The stored options of a results file, completed with the options added after such files
+/// were first written, at the value the file's run used: files written before --selection and
+/// --test-selection existed selected both sets class-balanced. So --resume continues such a run
+/// as it was, and --continue compares against what it did. Local (pure).
+inline std::vector<std::pair<std::string, std::string>> with_implied_options(
+    std::vector<std::pair<std::string, std::string>> stored) {
+  static const std::pair<const char*, const char*> implied[] = {{"selection", "balanced"},
+                                                                {"test-selection", "balanced"}};
+  for (const auto& [name, value] : implied) {
+    const bool present = std::any_of(stored.begin(), stored.end(),
+                                     [&](const auto& option) { return option.first == name; });
+    if (!present) stored.emplace_back(name, value);
+  }
+  return stored;
 }
 
 }  // namespace deeprfm::app

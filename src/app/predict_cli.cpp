@@ -46,8 +46,8 @@ po::options_description describe_predict_options() {
       "x-name", po::value<std::string>()->default_value("X"), "hdf5: dataset of the samples")(
       "y-name", po::value<std::string>()->default_value("y"), "hdf5: dataset of the labels")(
       "n", po::value<std::int64_t>()->default_value(0),
-      "points to predict, class-balanced like deeprfm's --n-test; 0 = all (default with the "
-      "run's own data: the run's --n-test)");
+      "points to predict: the first n in file order; 0 = all (default with the run's own "
+      "data: the run's --n-test, chosen as its --test-selection)");
   po::options_description parallel("Parallel");
   parallel.add_options()("grid", po::value<std::string>()->default_value(""),
                          "process grid PrxPc (default: the most square shape for the rank count)")(

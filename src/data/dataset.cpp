@@ -28,13 +28,16 @@ void check_mpi(int rc, const char* what) { mpi::check(rc, what); }
 
 bool is_idx_kind(const std::string& kind) { return kind == "fashion-mnist" || kind == "mnist"; }
 
-/// Run `body`; a deeprfm::Error gets `context` prefixed to its message.
+/// Run `body`; a deeprfm::Error gets `context` prefixed to its message, and `subject` when it
+/// is about no setting yet.
 template <class Body>
-auto with_context(const std::string& context, Body&& body) -> decltype(body()) {
+auto with_context(const std::string& context, Body&& body, const std::string& subject = {})
+    -> decltype(body()) {
   try {
     return body();
   } catch (const Error& e) {
-    throw Error(e.kind(), context + e.what(), e.file(), e.line(), e.agreed(), e.subject());
+    throw Error(e.kind(), context + e.what(), e.file(), e.line(), e.agreed(),
+                e.subject().empty() ? subject : e.subject());
   }
 }
 
@@ -145,19 +148,62 @@ int resolve_classes(const DataOptions& options, const SampleSource& train) {
 // --------------------------------------------------------------------------------------------
 // Selection
 
-std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
-                                                std::int64_t n) {
-  DEEPRFM_CHECK(classes >= 1, input, "number of classes must be positive, got " << classes);
-  DEEPRFM_CHECK(n >= 0, input, "number of samples must be >= 0 (0 = all), got " << n);
-  const auto available = static_cast<std::int64_t>(labels.size());
+Selection parse_selection(const std::string& text, const char* subject) {
+  if (text == "balanced") return Selection::balanced;
+  if (text == "first") return Selection::first;
+  DEEPRFM_THROW_ABOUT(input, subject,
+                      "sample selection '" << text << "' is not one of: balanced, first");
+}
+
+std::string to_string(Selection selection) {
+  return selection == Selection::balanced ? "balanced" : "first";
+}
+
+namespace {
+
+/// Samples per class of `labels`, every label checked to lie in [0, classes). Local.
+std::vector<std::int64_t> count_per_class(const std::vector<int>& labels, int classes) {
   std::vector<std::int64_t> per_class(static_cast<std::size_t>(classes), 0);
-  for (std::int64_t i = 0; i < available; ++i) {
-    const int y = labels[static_cast<std::size_t>(i)];
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const int y = labels[i];
     DEEPRFM_CHECK_ABOUT(y >= 0 && y < classes, input, "classes",
                         "label " << y << " of sample " << i << " is outside [0, " << classes
                                  << ") (is the number of classes right?)");
     ++per_class[static_cast<std::size_t>(y)];
   }
+  return per_class;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> select_first(const std::vector<int>& labels, int classes,
+                                       std::int64_t n) {
+  DEEPRFM_CHECK(classes >= 1, input, "number of classes must be positive, got " << classes);
+  DEEPRFM_CHECK(n >= 0, input, "number of samples must be >= 0 (0 = all), got " << n);
+  const auto available = static_cast<std::int64_t>(labels.size());
+  count_per_class(labels, classes);
+  DEEPRFM_CHECK(n <= available, input,
+                "asked for " << n << " samples but only " << available << " are available");
+  std::vector<std::int64_t> selection(static_cast<std::size_t>(n == 0 ? available : n));
+  std::iota(selection.begin(), selection.end(), std::int64_t(0));
+  std::stable_sort(selection.begin(), selection.end(), [&](std::int64_t a, std::int64_t b) {
+    return labels[static_cast<std::size_t>(a)] < labels[static_cast<std::size_t>(b)];
+  });
+  return selection;
+}
+
+std::vector<std::int64_t> select_samples(Selection selection, const std::vector<int>& labels,
+                                         int classes, std::int64_t n) {
+  return selection == Selection::balanced ? select_class_balanced(labels, classes, n)
+                                          : select_first(labels, classes, n);
+}
+
+std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
+                                                std::int64_t n) {
+  DEEPRFM_CHECK(classes >= 1, input, "number of classes must be positive, got " << classes);
+  DEEPRFM_CHECK(n >= 0, input, "number of samples must be >= 0 (0 = all), got " << n);
+  const auto available = static_cast<std::int64_t>(labels.size());
+  const std::vector<std::int64_t> per_class = count_per_class(labels, classes);
   std::vector<std::int64_t> quota(static_cast<std::size_t>(classes));
   if (n == 0) {
     quota = per_class;
@@ -464,17 +510,52 @@ Dataset load_set(SampleSource& source, const std::vector<std::int64_t>& selectio
   return set;
 }
 
+/// The n of the test selection: synthetic test sets are generated at their size and used whole.
+std::int64_t test_n(const DataOptions& options) {
+  return options.kind == "synthetic" ? 0 : options.n_test;
+}
+
+/// "first 1000 samples, 10 classes (87..115 per class)", "2000 class-balanced samples, ...",
+/// "all 60000 samples, ..."; classes without a sample are named. Local.
 std::string describe_selection(const std::vector<std::int64_t>& selection,
-                               const std::vector<int>& labels, int classes) {
+                               const std::vector<int>& labels, int classes, Selection mode,
+                               std::int64_t n) {
   std::vector<std::int64_t> per_class(static_cast<std::size_t>(classes), 0);
   for (std::int64_t s : selection)
     ++per_class[static_cast<std::size_t>(labels[static_cast<std::size_t>(s)])];
   const auto [lo, hi] = std::minmax_element(per_class.begin(), per_class.end());
   std::ostringstream os;
-  os << selection.size() << " samples, " << classes << " classes (" << *lo;
+  if (n == 0)
+    os << "all " << selection.size() << " samples, ";
+  else if (mode == Selection::balanced)
+    os << selection.size() << " class-balanced samples, ";
+  else
+    os << "first " << selection.size() << " samples, ";
+  os << classes << " classes (" << *lo;
   if (*hi != *lo) os << ".." << *hi;
-  os << " per class)";
+  os << " per class";
+  if (*lo == 0) {
+    os << "; none of class";
+    const char* separator = " ";
+    for (int c = 0; c < classes; ++c) {
+      if (per_class[static_cast<std::size_t>(c)] != 0) continue;
+      os << separator << c;
+      separator = ", ";
+    }
+  }
+  os << ")";
   return os.str();
+}
+
+/// The first class without a sample in `selection`, or -1 when every class has one. Local.
+int first_absent_class(const std::vector<std::int64_t>& selection, const std::vector<int>& labels,
+                       int classes) {
+  std::vector<char> present(static_cast<std::size_t>(classes), 0);
+  for (std::int64_t s : selection)
+    present[static_cast<std::size_t>(labels[static_cast<std::size_t>(s)])] = 1;
+  for (int c = 0; c < classes; ++c)
+    if (!present[static_cast<std::size_t>(c)]) return c;
+  return -1;
 }
 
 }  // namespace
@@ -488,20 +569,38 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
   std::vector<std::int64_t> train_selection, test_selection;
   mpi::run_agreed(comm, [&] {
     classes = resolve_classes(options, *sources.train);
-    train_selection = with_context("training set " + sources.train->describe() + ": ", [&] {
-      return select_class_balanced(sources.train->labels(), classes, options.n);
-    });
+    train_selection = with_context(
+        "training set " + sources.train->describe() + ": ",
+        [&] {
+          return select_samples(options.selection, sources.train->labels(), classes, options.n);
+        },
+        "n,selection");
     DEEPRFM_CHECK(!train_selection.empty(), input,
                   "training set " << sources.train->describe() << " has no samples");
+    // The neural-collapse metrics of every layer need a training sample of every class.
+    const int absent = first_absent_class(train_selection, sources.train->labels(), classes);
+    DEEPRFM_CHECK_ABOUT(absent < 0, input, "n,selection",
+                        "training set "
+                            << sources.train->describe() << ": class " << absent
+                            << " has no sample in the selection ("
+                            << describe_selection(train_selection, sources.train->labels(), classes,
+                                                  options.selection, options.n)
+                            << "); the neural-collapse metrics need every class "
+                               "(select more samples, or check the number of "
+                               "classes)");
     if (sources.test) {
       DEEPRFM_CHECK(sources.test->dim() == sources.train->dim(), input,
                     "test set " << sources.test->describe() << " has " << sources.test->dim()
                                 << " features, training set " << sources.train->describe()
                                 << " has " << sources.train->dim());
-      const std::int64_t n_test = options.kind == "synthetic" ? 0 : options.n_test;
-      test_selection = with_context("test set " + sources.test->describe() + ": ", [&] {
-        return select_class_balanced(sources.test->labels(), classes, n_test);
-      });
+      // A class may be absent from the test set: only accuracies are computed on it.
+      test_selection = with_context(
+          "test set " + sources.test->describe() + ": ",
+          [&] {
+            return select_samples(options.test_selection, sources.test->labels(), classes,
+                                  test_n(options));
+          },
+          "n-test,test-selection");
     }
   });
 
@@ -512,7 +611,8 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
 
   std::ostringstream description;
   description << "train: " << sources.train->describe() << ", "
-              << describe_selection(train_selection, sources.train->labels(), classes);
+              << describe_selection(train_selection, sources.train->labels(), classes,
+                                    options.selection, options.n);
   if (sources.test) {
     out.test = load_set(*sources.test, test_selection, classes, grid, block, "test");
     if (options.test_own_statistics) {
@@ -521,7 +621,8 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
       standardise(out.test.x, train_stats);
     }
     description << "; test: " << sources.test->describe() << ", "
-                << describe_selection(test_selection, sources.test->labels(), classes)
+                << describe_selection(test_selection, sources.test->labels(), classes,
+                                      options.test_selection, test_n(options))
                 << "; test standardised with "
                 << (options.test_own_statistics ? "its own statistics" : "training statistics");
   } else {
@@ -550,16 +651,20 @@ Dataset load_test_set(const DataOptions& options, int classes, const FeatureStat
     DEEPRFM_CHECK(d == statistics.mean.size(), input,
                   sources.test->describe() << " has " << d << " features but the model was "
                                            << "trained on " << statistics.mean.size());
-    const std::int64_t n_test = options.kind == "synthetic" ? 0 : options.n_test;
-    selection = with_context(sources.test->describe() + ": ", [&] {
-      return select_class_balanced(sources.test->labels(), classes, n_test);
-    });
+    selection = with_context(
+        sources.test->describe() + ": ",
+        [&] {
+          return select_samples(options.test_selection, sources.test->labels(), classes,
+                                test_n(options));
+        },
+        "n-test,test-selection");
     DEEPRFM_CHECK(!selection.empty(), input, sources.test->describe() << " has no samples");
   });
   Dataset set = load_set(*sources.test, selection, classes, grid, block, "test");
   standardise(set.x, options.test_own_statistics ? compute_feature_statistics(set.x) : statistics);
   description = sources.test->describe() + ", " +
-                describe_selection(selection, sources.test->labels(), classes) +
+                describe_selection(selection, sources.test->labels(), classes,
+                                   options.test_selection, test_n(options)) +
                 ", standardised with " +
                 (options.test_own_statistics ? "its own statistics" : "the training statistics");
   return set;

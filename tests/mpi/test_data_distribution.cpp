@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,9 @@ BOOST_AUTO_TEST_CASE(synthetic_set_matches_serial_standardisation_on_every_grid)
       for (std::int64_t n : {2, 37, 64}) {
         o.n = n;
         o.n_test = 13;
+        // Every class needs a training sample (load_train_test refuses an absent one): two
+        // rows hold two classes.
+        o.classes = n < 3 ? 2 : 3;
         const auto tt = data::load_train_test(o, grid, block);
         // Serial reference.
         data::SyntheticSource train(n, o.dim, o.classes, o.separation, o.seed,
@@ -170,7 +174,7 @@ BOOST_AUTO_TEST_CASE(synthetic_set_matches_serial_standardisation_on_every_grid)
                       what + " test");
         DEEPRFM_CHECK_ALL(max_abs_diff(tt.feature_mean, mean) <= 16 * n * test::kEps &&
                           max_abs_diff(tt.feature_std, sd) <= 16 * n * test::kEps);
-        DEEPRFM_CHECK_ALL(tt.train.classes == 3 && tt.test.classes == 3);
+        DEEPRFM_CHECK_ALL(tt.train.classes == o.classes && tt.test.classes == o.classes);
         DEEPRFM_CHECK_ALL(!tt.description.empty());
       }
     }
@@ -296,7 +300,8 @@ BOOST_AUTO_TEST_CASE(idx_fixture_through_load_train_test_on_every_grid) {
       o.n_test = n == 0 ? 0 : 4;
       const auto tt = data::load_train_test(o, grid, 2);
       const auto sel = data::select_class_balanced(train->labels(), 3, n);
-      const auto test_sel = data::select_class_balanced(test_src->labels(), 3, o.n_test);
+      // The test set is the first n_test points by default (DataOptions::test_selection).
+      const auto test_sel = data::select_first(test_src->labels(), 3, o.n_test);
       const auto raw = read_selected(*train, sel);
       std::vector<double> mean, sd;
       statistics_of(raw, 12, mean, sd);
@@ -395,6 +400,136 @@ BOOST_AUTO_TEST_CASE(npy_with_constant_feature_and_non_finite_values) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(first_and_balanced_selections_of_both_sets) {
+  // Training labels: 20 samples alternating 0/1, then 10 of class 2. Test labels: class 2 has
+  // only two samples, at positions 8 and 9.
+  auto world = mpi::Communicator::world();
+  SharedTempDir tmp;
+  const int n = 30, n_t = 12, d = 3;
+  std::vector<std::int32_t> y(n), y_t = {0, 1, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1};
+  for (int i = 0; i < n; ++i) y[static_cast<std::size_t>(i)] = i < 20 ? i % 2 : 2;
+  auto values = [](int rows, double shift) {
+    std::vector<double> x(static_cast<std::size_t>(rows) * d);
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < d; ++j)
+        x[static_cast<std::size_t>(i * d + j)] = std::cos(0.7 * i + 1.9 * j) + shift;
+    return x;
+  };
+  const auto x = values(n, 0.0), x_t = values(n_t, 0.25);
+  if (test::world_rank() == 0) {
+    test::write_npy_array(tmp.path / "train_X.npy", "<f8", {n, d}, x);
+    test::write_npy_array(tmp.path / "train_y.npy", "<i4", {n}, y);
+    test::write_npy_array(tmp.path / "test_X.npy", "<f8", {n_t, d}, x_t);
+    test::write_npy_array(tmp.path / "test_y.npy", "<i4", {n_t}, y_t);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  data::DataOptions o;
+  o.kind = "npy";
+  o.train_file = (tmp.path / "train_X.npy").string();
+  o.test_file = (tmp.path / "test_X.npy").string();
+  data::NpySource train(o.train_file, (tmp.path / "train_y.npy").string());
+  data::NpySource test_src(o.test_file, (tmp.path / "test_y.npy").string());
+  using V = std::vector<std::int64_t>;
+  // The serial references, written out: stably sorted by class.
+  V first24;  // samples 0..23: the even ones below 20, the odd ones, then 20..23
+  for (int i = 0; i < 20; i += 2) first24.push_back(i);
+  for (int i = 1; i < 20; i += 2) first24.push_back(i);
+  for (int i = 20; i < 24; ++i) first24.push_back(i);
+  const V first8_test = {0, 2, 4, 6, 1, 3, 5, 7};     // no sample of class 2
+  const V first9_test = {0, 2, 4, 6, 1, 3, 5, 7, 8};  // one of class 2
+  const V balanced6_test = {0, 2, 1, 3, 8, 9};        // two of each class
+  for (auto shape : test::all_grid_shapes()) {
+    la::ProcessGrid grid(world, shape);
+    const std::string where = " " + shape.str();
+    // --selection first: the first 24 in file order (4 of class 2, 10 of the others).
+    o.selection = data::Selection::first;
+    o.n = 24;
+    o.n_test = 8;  // default test selection: first
+    auto tt = data::load_train_test(o, grid, 2);
+    const auto raw = read_selected(train, first24);
+    std::vector<double> mean, sd;
+    statistics_of(raw, d, mean, sd);
+    DEEPRFM_CHECK_ALL(data::select_first(train.labels(), 3, 24) == first24);
+    check_dataset(tt.train, first24, train.labels(), standardised(raw, d, mean, sd), d,
+                  "first 24" + where);
+    // The test set lacks class 2: loaded all the same, and the log says so.
+    check_dataset(tt.test, first8_test, test_src.labels(),
+                  standardised(read_selected(test_src, first8_test), d, mean, sd), d,
+                  "first 8 test" + where);
+    DEEPRFM_CHECK_ALL(tt.test.classes == 3);
+    BOOST_TEST_MESSAGE(tt.description);
+    DEEPRFM_CHECK_ALL(tt.description.find("first 24 samples, 3 classes (4..10 per class)") !=
+                      std::string::npos);
+    DEEPRFM_CHECK_ALL(tt.description.find("first 8 samples, 3 classes (0..4 per class; none of "
+                                          "class 2)") != std::string::npos);
+    // The balanced selection of 24 takes 8 of each class instead.
+    o.selection = data::Selection::balanced;
+    tt = data::load_train_test(o, grid, 2);
+    DEEPRFM_CHECK_ALL(tt.train.source_index == data::select_class_balanced(train.labels(), 3, 24));
+    DEEPRFM_CHECK_ALL(tt.train.source_index != first24);
+    DEEPRFM_CHECK_ALL(tt.description.find("24 class-balanced samples, 3 classes (8 per class)") !=
+                      std::string::npos);
+    // Test points: 9 balanced need 3 of class 2, which has 2: refused; the first 9 are fine.
+    o.n_test = 9;
+    o.test_selection = data::Selection::balanced;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(o, grid, 2); }),
+                             "class 2 has only 2 samples");
+    o.test_selection = data::Selection::first;
+    tt = data::load_train_test(o, grid, 2);
+    DEEPRFM_CHECK_ALL(tt.test.source_index == first9_test);
+    o.n_test = 6;
+    o.test_selection = data::Selection::balanced;
+    tt = data::load_train_test(o, grid, 2);
+    DEEPRFM_CHECK_ALL(tt.test.source_index == balanced6_test);
+    o.test_selection = data::Selection::first;
+    // n_test = 0: all of them, in either mode.
+    o.n_test = 0;
+    tt = data::load_train_test(o, grid, 2);
+    DEEPRFM_CHECK_ALL(tt.test.source_index == data::select_class_balanced(test_src.labels(), 3, 0));
+    DEEPRFM_CHECK_ALL(tt.description.find("all 12 samples") != std::string::npos);
+    // A training set without a sample of some class is refused (the first 20 hold no class 2;
+    // so do 2 balanced samples of 3 classes), as is asking for more than there are.
+    o.selection = data::Selection::first;
+    o.n = 20;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(o, grid, 2); }),
+                             "class 2 has no sample in the selection (first 20 samples");
+    o.selection = data::Selection::balanced;
+    o.n = 2;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(o, grid, 2); }),
+                             "class 2 has no sample in the selection (2 class-balanced samples");
+    o.selection = data::Selection::first;
+    o.n = 31;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(o, grid, 2); }),
+                             "only 30 are available");
+    o.n = 0;
+    o.n_test = 13;
+    check_agreed_input_error(input_error_of([&] { data::load_train_test(o, grid, 2); }),
+                             "asked for 13 samples but only 12 are available");
+    o.n_test = 0;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(synthetic_sets_are_used_whole_in_either_selection) {
+  // A synthetic set is generated at its size, so both selections take every sample.
+  auto world = mpi::Communicator::world();
+  la::ProcessGrid grid(world, la::most_square_shape(world.size()));
+  data::DataOptions o;
+  o.kind = "synthetic";
+  o.n = 23;
+  o.n_test = 11;
+  o.dim = 5;
+  o.classes = 4;
+  const auto balanced = data::load_train_test(o, grid, 3);
+  o.selection = data::Selection::first;
+  o.test_selection = data::Selection::balanced;  // 11 test points of 4 classes: 3, 3, 3, 2
+  const auto first = data::load_train_test(o, grid, 3);
+  DEEPRFM_CHECK_ALL(balanced.train.source_index == first.train.source_index &&
+                    balanced.test.source_index == first.test.source_index);
+  DEEPRFM_CHECK_ALL(first.train.n() == 23 && first.test.n() == 11);
+  DEEPRFM_CHECK_ALL(la::replicate(balanced.train.x) == la::replicate(first.train.x) &&
+                    la::replicate(balanced.test.x) == la::replicate(first.test.x));
+}
+
 namespace {
 /// Synthetic rows, but reading any row >= `poison` throws (only the rank holding it fails),
 /// and read calls are counted (to check collective sources are called in lockstep).
@@ -465,8 +600,24 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_300_points) {
   std::vector<int> per_class(10, 0), per_class_test(10, 0);
   for (int y : tt.train.labels) ++per_class[static_cast<std::size_t>(y)];
   for (int y : tt.test.labels) ++per_class_test[static_cast<std::size_t>(y)];
-  DEEPRFM_CHECK_ALL(per_class == std::vector<int>(10, 30) &&
-                    per_class_test == std::vector<int>(10, 10));
+  DEEPRFM_CHECK_ALL(per_class == std::vector<int>(10, 30));
+  // The test set is the first 100 test images (the default test selection), sorted by class;
+  // asked for, the balanced selection takes 10 of each class.
+  std::vector<std::int64_t> test_rows = tt.test.source_index;
+  std::sort(test_rows.begin(), test_rows.end());
+  std::vector<std::int64_t> first_100(100);
+  std::iota(first_100.begin(), first_100.end(), std::int64_t(0));
+  DEEPRFM_CHECK_ALL(test_rows == first_100 &&
+                    std::is_sorted(tt.test.labels.begin(), tt.test.labels.end()));
+  std::ostringstream counts;
+  for (int c : per_class_test) counts << " " << c;
+  BOOST_TEST_MESSAGE("Fashion-MNIST: the first 100 test images per class:" << counts.str());
+  data::DataOptions balanced = o;
+  balanced.test_selection = data::Selection::balanced;
+  const auto tb = data::load_train_test(balanced, grid, 32);
+  std::vector<int> per_class_balanced(10, 0);
+  for (int y : tb.test.labels) ++per_class_balanced[static_cast<std::size_t>(y)];
+  DEEPRFM_CHECK_ALL(per_class_balanced == std::vector<int>(10, 10));
   // Standardised training columns: mean 0 and std 1 (or constant 0), all finite.
   std::vector<double> mean, sd;
   const auto x = la::replicate(tt.train.x);

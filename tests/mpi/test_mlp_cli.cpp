@@ -49,6 +49,11 @@ BOOST_AUTO_TEST_CASE(defaults_follow_the_issue) {
   BOOST_CHECK_EQUAL(m.measure_every, 10);
   BOOST_CHECK(m.optimizer == mlp::OptimizerKind::adam);
   BOOST_CHECK_EQUAL(r.options.data.kind, "fashion-mnist");
+  BOOST_CHECK(r.options.data.selection == data::Selection::balanced);
+  BOOST_CHECK(r.options.data.test_selection == data::Selection::first);
+  const auto first = parse({"--selection", "first", "--test-selection", "balanced"});
+  BOOST_CHECK(first.options.data.selection == data::Selection::first);
+  BOOST_CHECK(first.options.data.test_selection == data::Selection::balanced);
   const auto s = parse({"--optimizer", "sgd", "--momentum", "0.5", "--seed", "9", "--n", "100",
                         "--hidden-width", "64"});
   BOOST_CHECK(s.options.model.optimizer == mlp::OptimizerKind::sgd);
@@ -76,6 +81,8 @@ BOOST_AUTO_TEST_CASE(bad_options_are_input_errors_naming_the_option) {
       {{"--measure-every", "-2"}, "--measure-every"},
       {{"--save-agops", "some"}, "--save-agops"},
       {{"--n", "-3"}, "--n"},
+      {{"--selection", "foo"}, "'foo' is not one of: balanced, first (option --selection)"},
+      {{"--test-selection", "all"}, "(option --test-selection)"},
       {{"--no-such-option"}, "no-such-option"},
       {{"--epochs", "ten"}, "epochs"},
       {{"--checkpoint-every", "-1"}, "--checkpoint-every"},
@@ -139,4 +146,29 @@ BOOST_AUTO_TEST_CASE(resume_takes_the_stored_options_and_refuses_contradictions)
   BOOST_TEST_INFO(message);
   BOOST_CHECK(message.find("--resume: --init-gain 0.20000000000000001 contradicts the stored "
                            "run (1)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(resume_of_a_file_without_the_selections_keeps_them_balanced) {
+  // A file written before --selection/--test-selection existed stored neither; its run chose
+  // both sets class-balanced, and a resume continues it so (app::with_implied_options).
+  const auto original = parse({"--data", "synthetic", "--n", "120", "-o", "old.h5"});
+  BOOST_REQUIRE(original.run);
+  std::vector<std::pair<std::string, std::string>> old;
+  for (const auto& option : original.options.effective)
+    if (option.first != "selection" && option.first != "test-selection") old.push_back(option);
+  BOOST_REQUIRE_EQUAL(old.size() + 2, original.options.effective.size());
+  std::vector<std::string> args = {"deeprfm-mlp", "--resume", "old.h5"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  const auto r = app::parse_mlp_command_line(static_cast<int>(argv.size()), argv.data(), &old);
+  BOOST_REQUIRE(r.run);
+  BOOST_CHECK(r.options.data.selection == data::Selection::balanced);
+  BOOST_CHECK(r.options.data.test_selection == data::Selection::balanced);
+  // A new file keeps what it stored.
+  const auto& stored = original.options.effective;
+  const auto s = app::parse_mlp_command_line(static_cast<int>(argv.size()), argv.data(), &stored);
+  BOOST_CHECK(s.options.data.test_selection == data::Selection::first);
+  // Only missing options are implied.
+  const auto completed = app::with_implied_options(stored);
+  BOOST_CHECK(completed == stored);
 }

@@ -511,6 +511,70 @@ BOOST_AUTO_TEST_CASE(class_balanced_in_file_order_then_sorted_by_class) {
   BOOST_CHECK(data::select_class_balanced({}, 3, 0).empty());
 }
 
+BOOST_AUTO_TEST_CASE(first_n_in_file_order_then_sorted_by_class) {
+  //                          0  1  2  3  4  5  6  7  8  9  10
+  const std::vector<int> y = {2, 0, 1, 0, 2, 2, 1, 0, 0, 1, 2};
+  using V = std::vector<std::int64_t>;
+  // The first n samples, whatever their classes, stably sorted by class (file order within a
+  // class): n = 7 takes samples 0..6 (3 of class 2, 2 of class 0, 2 of class 1).
+  BOOST_CHECK(data::select_first(y, 3, 7) == (V{1, 3, 2, 6, 0, 4, 5}));
+  BOOST_CHECK(data::select_first(y, 3, 1) == (V{0}));
+  BOOST_CHECK(data::select_first(y, 3, 2) == (V{1, 0}));
+  // n = 0: everything, the same rows as the balanced selection of all.
+  BOOST_CHECK(data::select_first(y, 3, 0) == (V{1, 3, 7, 8, 2, 6, 9, 0, 4, 5, 10}));
+  BOOST_CHECK(data::select_first(y, 3, 0) == data::select_class_balanced(y, 3, 0));
+  BOOST_CHECK(data::select_first(y, 3, 11) == data::select_first(y, 3, 0));
+  // A class may be missing: the first 2 hold none of class 1 (the balanced selection of 2
+  // takes one sample of class 0 and one of class 1).
+  BOOST_CHECK(data::select_first(y, 3, 2) != data::select_class_balanced(y, 3, 2));
+  // Classes beyond the labels are absent, not an error (n = 5 with C = 5).
+  BOOST_CHECK(data::select_first(y, 5, 5) == (V{1, 3, 2, 0, 4}));
+  // Too many; labels out of range (also of samples beyond n); bad arguments.
+  CHECK_INPUT_ERROR(data::select_first(y, 3, 12), "12 samples", "only 11");
+  CHECK_INPUT_ERROR(data::select_first(y, 2, 4), "label 2 of sample 0", "[0, 2)");
+  CHECK_INPUT_ERROR(data::select_first({0, 1, 0, -1}, 2, 2), "label -1 of sample 3");
+  CHECK_INPUT_ERROR(data::select_first({0, 1, 0, 5}, 2, 0), "label 5 of sample 3");
+  CHECK_INPUT_ERROR(data::select_first(y, 0, 4), "classes");
+  CHECK_INPUT_ERROR(data::select_first(y, 3, -2), "-2");
+  BOOST_CHECK(data::select_first({}, 3, 0).empty());
+  // A label error is about the number of classes.
+  try {
+    data::select_first({0, 3}, 2, 0);
+    BOOST_ERROR("label 3 with 2 classes was accepted");
+  } catch (const Error& e) {
+    BOOST_CHECK_EQUAL(e.subject(), "classes");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(select_samples_dispatches_and_parse_selection_names_its_subject) {
+  const std::vector<int> y = {2, 0, 1, 0, 2, 2, 1, 0, 0, 1, 2};
+  BOOST_CHECK(data::select_samples(data::Selection::first, y, 3, 4) == data::select_first(y, 3, 4));
+  BOOST_CHECK(data::select_samples(data::Selection::balanced, y, 3, 4) ==
+              data::select_class_balanced(y, 3, 4));
+  BOOST_CHECK(data::parse_selection("balanced") == data::Selection::balanced);
+  BOOST_CHECK(data::parse_selection("first") == data::Selection::first);
+  BOOST_CHECK_EQUAL(data::to_string(data::Selection::balanced), "balanced");
+  BOOST_CHECK_EQUAL(data::to_string(data::Selection::first), "first");
+  BOOST_CHECK(data::parse_selection(data::to_string(data::Selection::first)) ==
+              data::Selection::first);
+  for (const std::string bad : {"foo", "", "Balanced", "first "}) {
+    CHECK_INPUT_ERROR(data::parse_selection(bad), "sample selection '" + bad + "' is not one of");
+    for (const char* subject : {"selection", "test-selection"}) {
+      try {
+        data::parse_selection(bad, subject);
+        BOOST_ERROR("selection '" << bad << "' was accepted");
+      } catch (const Error& e) {
+        BOOST_CHECK_EQUAL(e.subject(), subject);
+        BOOST_CHECK(e.kind() == ErrorKind::input);
+      }
+    }
+  }
+  // The defaults: balanced training set, the first test points.
+  const data::DataOptions o;
+  BOOST_CHECK(o.selection == data::Selection::balanced);
+  BOOST_CHECK(o.test_selection == data::Selection::first);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------------------------

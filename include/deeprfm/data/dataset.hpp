@@ -12,6 +12,21 @@
 
 namespace deeprfm::data {
 
+/// How the n samples of a set are chosen from its source (docs/numerics.md §1). Either way the
+/// selected rows are then stably sorted by class.
+enum class Selection {
+  balanced,  ///< the first n/C of each class in file order (select_class_balanced)
+  first,     ///< the first n in file order, whatever their classes (select_first)
+};
+
+/// "balanced" -> Selection::balanced, "first" -> Selection::first; anything else throws
+/// Error(input) about `subject` (the setting the text came from: "selection" or
+/// "test-selection"). Local (pure).
+Selection parse_selection(const std::string& text, const char* subject = "selection");
+
+/// "balanced" or "first". Local (pure).
+std::string to_string(Selection selection);
+
 /// Where the samples come from, as the user states it (CLI --data ...).
 struct DataOptions {
   std::string kind = "fashion-mnist";  ///< fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic
@@ -22,8 +37,8 @@ struct DataOptions {
   std::string y_name = "y";            ///< hdf5: label dataset
   std::string test_x_name;             ///< hdf5: the test file's samples ("" = x_name)
   std::string test_y_name;             ///< hdf5: the test file's labels ("" = y_name)
-  std::int64_t n = 2000;               ///< training points (class-balanced); 0 = all
-  std::int64_t n_test = 0;             ///< test points (class-balanced); 0 = all; -1 = none
+  std::int64_t n = 2000;               ///< training points (see selection); 0 = all
+  std::int64_t n_test = 0;             ///< test points (see test_selection); 0 = all; -1 = none
   int classes = 0;                     ///< number of classes; 0 = the format's (10) or max label+1
   int dim = 64;                        ///< synthetic: input dimension
   double separation = 1.0;             ///< synthetic: distance scale of the class means
@@ -33,6 +48,10 @@ struct DataOptions {
   std::string train_labels_file;       ///< npy: labels of train_file ("" = derived from the X
                                        ///< file name, see data/npy.hpp: train_X.npy -> train_y.npy)
   std::string test_labels_file;        ///< npy: labels of test_file ("" = derived likewise)
+  /// How the n training points are chosen (default: class-balanced).
+  Selection selection = Selection::balanced;
+  /// How the n_test test points are chosen (default: the first n_test in file order).
+  Selection test_selection = Selection::first;
 };
 
 /// One labelled collection of samples in a file or generator, read by row ranges.
@@ -92,6 +111,16 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm);
 std::vector<std::int64_t> select_class_balanced(const std::vector<int>& labels, int classes,
                                                 std::int64_t n);
 
+/// Indices of the first n samples in file order (n = 0: all), then stably sorted by class, as
+/// the authors' code takes its subsets: no class-balance requirement, so a class may get any
+/// number of samples, none included. Throws Error(input) when n exceeds the samples available,
+/// or a label (of any sample, selected or not) is outside [0, classes). Local (pure).
+std::vector<std::int64_t> select_first(const std::vector<int>& labels, int classes, std::int64_t n);
+
+/// select_class_balanced or select_first, as `selection` says. Local (pure).
+std::vector<std::int64_t> select_samples(Selection selection, const std::vector<int>& labels,
+                                         int classes, std::int64_t n);
+
 /// Per-feature statistics of a data set (docs/numerics.md §1).
 struct FeatureStatistics {
   std::vector<double> mean;  ///< (d)
@@ -135,10 +164,10 @@ int resolve_classes(const DataOptions& options, const SampleSource& train);
 TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& grid, int block);
 
 /// The test set the options name, alone, for applying a trained model to it (deeprfm
-/// predict): opened, selected and read like load_train_test's test set, with `classes`
-/// classes (labels outside [0, classes) refused), standardised with `statistics` (the model's
-/// training statistics; with options.test_own_statistics, its own). Refused when the options
-/// name no test set, or its dimension is not statistics.mean.size(). `description` gets the
+/// predict): opened, selected (options.test_selection) and read like load_train_test's test set,
+/// with `classes` classes (labels outside [0, classes) refused), standardised with `statistics`
+/// (the model's training statistics; with options.test_own_statistics, its own). Refused when the
+/// options name no test set, or its dimension is not statistics.mean.size(). `description` gets the
 /// log line. Collective over the grid; every failure is agreed across ranks.
 Dataset load_test_set(const DataOptions& options, int classes, const FeatureStatistics& statistics,
                       const la::ProcessGrid& grid, int block, std::string& description);

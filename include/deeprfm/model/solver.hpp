@@ -27,7 +27,7 @@ struct SolveReport {
 SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatrix<double>& y,
                            const std::string& context, double k_one_norm = -1.0);
 
-/// The ±1 one-hot target matrix Y (n x C) of docs/numerics.md §7 for replicated labels. Local.
+/// The ±1 one-hot target matrix Y (n x C) of docs/numerics.md §1 for replicated labels. Local.
 void fill_targets(la::DistMatrix<double>& y, const std::vector<int>& labels);
 
 /// ||(K + mu I) A - Y||_F / ||Y||_F. Uses one n x C temporary. Collective.

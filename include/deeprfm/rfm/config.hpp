@@ -1,5 +1,6 @@
 #pragma once
-/// The Deep RFM model's parameters (defaults from the paper's experiments, docs/numerics.md §2).
+/// The Deep RFM model's parameters (the layer: docs/numerics.md §2; the defaults, from the paper's
+/// experiments, are listed in docs/cli.md, "Options").
 #include <cstdint>
 
 #include <deeprfm/model/kernel.hpp>

@@ -228,9 +228,7 @@ void setup_node_map() {
   detail::publish_node_map(g_node_of_world);
 }
 
-void count(double bytes, double off_node_bytes) {
-  detail::record_comm(bytes, off_node_bytes);
-}
+void count(double bytes, double off_node_bytes) { detail::record_comm(bytes, off_node_bytes); }
 
 double type_bytes(MPI_Datatype type) {
   MPI_Count size = 0;

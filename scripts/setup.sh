@@ -4,7 +4,8 @@
 #   usage: bash scripts/setup.sh [--tests]  (DEEPRFM_BUILD_DIR=..., DEEPRFM_CMAKE_ARGS=... to adjust)
 # --tests adds what the test suite needs beyond the build: Slurm, its accounting database and
 # munge, for the tests that run jobs on a Slurm cluster started on this machine (tests/slurm/),
-# and Lmod, for the test of the installed modulefiles (tests/install/).
+# Lmod, for the test of the installed modulefiles (tests/install/), and clang-format, for the
+# format check (scripts/check-format.sh).
 set -euo pipefail
 with_tests=0
 for a in "$@"; do
@@ -29,7 +30,7 @@ packages=(
   dataset-fashion-mnist
 )
 if [ "$with_tests" = 1 ]; then
-  packages+=(slurm-wlm slurmdbd munge mariadb-server util-linux lmod)
+  packages+=(slurm-wlm slurmdbd munge mariadb-server util-linux lmod clang-format)
 fi
 
 missing=()

@@ -42,7 +42,8 @@ struct CommInfo {
   std::vector<unsigned char> off;  ///< per destination rank: 1 if on another node
 };
 
-// Written once inside MPI_Init(_thread), before any other MPI call can run; read-only after.
+// Written once inside MPI_Init(_thread), before any other MPI call can run; read-only after,
+// until MPI_Finalize clears g_ready (teardown_node_map).
 bool g_ready = false;
 std::vector<int> g_node_of_world;  // node index of each world rank
 int g_node_count = 0;
@@ -228,9 +229,16 @@ void setup_node_map() {
   detail::publish_node_map(g_node_of_world);
 }
 
-void count(double bytes, double off_node_bytes) {
-  detail::record_comm(bytes, off_node_bytes);
+/// Frees what setup_node_map created in MPI (the attribute keyval, the world group); from then on
+/// nothing is counted. Local; called once, right before MPI is finalised. Attributes still
+/// attached keep their delete callback, which MPI runs when it frees their communicators.
+void teardown_node_map() {
+  g_ready = false;
+  if (g_keyval != MPI_KEYVAL_INVALID) PMPI_Comm_free_keyval(&g_keyval);
+  if (g_world_group != MPI_GROUP_NULL) PMPI_Group_free(&g_world_group);
 }
+
+void count(double bytes, double off_node_bytes) { detail::record_comm(bytes, off_node_bytes); }
 
 double type_bytes(MPI_Datatype type) {
   MPI_Count size = 0;
@@ -294,7 +302,7 @@ using deeprfm::type_bytes;
 
 extern "C" {
 
-// ---- initialisation: the node map ----
+// ---- initialisation and finalisation: the node map ----
 
 int MPI_Init(int* argc, char*** argv) {
   const int rc = PMPI_Init(argc, argv);
@@ -306,6 +314,11 @@ int MPI_Init_thread(int* argc, char*** argv, int required, int* provided) {
   const int rc = PMPI_Init_thread(argc, argv, required, provided);
   if (rc == MPI_SUCCESS) deeprfm::setup_node_map();
   return rc;
+}
+
+int MPI_Finalize(void) {
+  deeprfm::teardown_node_map();
+  return PMPI_Finalize();
 }
 
 // ---- point to point ----

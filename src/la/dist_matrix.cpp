@@ -7,8 +7,7 @@
 namespace deeprfm::la {
 
 template <class T>
-DistMatrix<T>::DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols,
-                          int block)
+DistMatrix<T>::DistMatrix(const la::ProcessGrid& grid, int global_rows, int global_cols, int block)
     : DistMatrix(grid, global_rows, global_cols, block, block) {}
 
 template <class T>

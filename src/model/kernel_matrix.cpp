@@ -85,8 +85,8 @@ int index_in(const std::vector<int>& sorted, int value) {
 
 }  // namespace
 
-KernelStats assemble_kernel(const model::Kernel& kernel, const la::DistMatrix<double>& x,
-                            int row0, int m, const la::DistMatrix<double>& z, bool same_points,
+KernelStats assemble_kernel(const model::Kernel& kernel, const la::DistMatrix<double>& x, int row0,
+                            int m, const la::DistMatrix<double>& z, bool same_points,
                             la::DistMatrix<double>& out) {
   DEEPRFM_ASSERT(x.cols() == z.cols());
   DEEPRFM_ASSERT(out.rows() == m && out.cols() == z.rows());
@@ -224,7 +224,7 @@ void kernel_to_gradient_weights(const model::Kernel& kernel, const KernelStats& 
     near_weights.push_back(kernel.gradient_weight(k.local(p.li, p.lj), p.r2));
   for (int lj = 0; lj < lc; ++lj)
     model::laplace_weights_from_values(&k.local(0, lj), lr, kernel.bandwidth,
-                                         model::kLaplaceGradientCutoff);
+                                       model::kLaplaceGradientCutoff);
   for (std::size_t q = 0; q < near_weights.size(); ++q)
     k.local(stats.local_near_pairs[q].li, stats.local_near_pairs[q].lj) = near_weights[q];
 }

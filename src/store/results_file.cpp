@@ -55,8 +55,9 @@ void write_table(h5::File& f, const std::string& group, const std::vector<std::s
   std::vector<double> table;
   table.reserve(n * cols);
   for (const auto& row : rows) {
-    DEEPRFM_CHECK(row.size() == cols, internal, "a row of " + group + " has " + std::to_string(row.size()) +
-                                          " values for " + std::to_string(cols) + " columns");
+    DEEPRFM_CHECK(row.size() == cols, internal,
+                  "a row of " + group + " has " + std::to_string(row.size()) + " values for " +
+                      std::to_string(cols) + " columns");
     table.insert(table.end(), row.begin(), row.end());
   }
   f.remove(group);

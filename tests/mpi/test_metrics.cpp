@@ -1,6 +1,6 @@
-// Neural-collapse metrics and accuracy (docs/numerics.md §10): hand-computed tiny examples, perfectly
-// collapsed data, random data against a serial p x p reference on every grid shape with block
-// sizes that do not divide n or p, degenerate inputs, and input errors agreed on every rank.
+// Neural-collapse metrics and accuracy (docs/numerics.md §10): hand-computed tiny examples,
+// perfectly collapsed data, random data against a serial p x p reference on every grid shape with
+// block sizes that do not divide n or p, degenerate inputs, and input errors agreed on every rank.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -47,7 +47,7 @@ bool same_on_all_ranks(const model::CollapseMetrics& m) {
 /// Straightforward serial metrics: plain loops, the p x p Sigma_W and Sigma_B, and the
 /// pseudo-inverse through a dsyevd of Sigma_B (fine for the small p of a test).
 model::CollapseMetrics reference_metrics(const std::vector<double>& h, int n, int p,
-                                           const std::vector<int>& labels, int classes) {
+                                         const std::vector<int>& labels, int classes) {
   const auto P = static_cast<std::size_t>(p);
   std::vector<double> mu(classes * P, 0.0), count(classes, 0.0);
   for (int i = 0; i < n; ++i) {

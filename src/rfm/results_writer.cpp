@@ -1,5 +1,7 @@
 #include <deeprfm/rfm/results_writer.hpp>
 
+#include <cmath>
+
 #include <deeprfm/store/results_file.hpp>
 
 namespace deeprfm::rfm {
@@ -17,19 +19,37 @@ const std::vector<std::string>& metric_columns() {
       "nc1_pinv_mapped", "nc2_etf_input",  "nc2_etf_projected",
       "nc2_etf_mapped",  "nc2_orth_input", "nc2_orth_projected",
       "nc2_orth_mapped", "train_accuracy", "test_accuracy",
-      "residual",        "rcond",          "seconds"};
+      "residual",        "rcond",          "seconds",
+      "train_mse",       "train_r2",       "test_mse",
+      "test_r2"};
   return columns;
 }
 
 std::vector<double> metric_row(const rfm::LayerResult& l) {
   double seconds = 0;
   for (const auto& name : l.timers.order()) seconds += l.timers.at(name).seconds;
-  return {double(l.layer + 1), l.input.nc1,      l.projected.nc1,
-          l.mapped.nc1,        l.input.nc1_pinv, l.projected.nc1_pinv,
-          l.mapped.nc1_pinv,   l.input.nc2_etf,  l.projected.nc2_etf,
-          l.mapped.nc2_etf,    l.input.nc2_orth, l.projected.nc2_orth,
-          l.mapped.nc2_orth,   l.train_accuracy, l.test_accuracy,
-          l.residual,          l.rcond,          seconds};
+  return {double(l.layer + 1),
+          l.input.nc1,
+          l.projected.nc1,
+          l.mapped.nc1,
+          l.input.nc1_pinv,
+          l.projected.nc1_pinv,
+          l.mapped.nc1_pinv,
+          l.input.nc2_etf,
+          l.projected.nc2_etf,
+          l.mapped.nc2_etf,
+          l.input.nc2_orth,
+          l.projected.nc2_orth,
+          l.mapped.nc2_orth,
+          l.train_accuracy,
+          l.test_accuracy,
+          l.residual,
+          l.rcond,
+          seconds,
+          l.train_mse,
+          l.train_r2,
+          l.test_mse,
+          l.test_r2};
 }
 
 ResultsWriter::ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm)
@@ -93,6 +113,12 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
                        layer.ridges_tried.data());
   f.write_attribute(g, "train_accuracy", layer.train_accuracy);
   f.write_attribute(g, "test_accuracy", layer.test_accuracy);
+  if (!std::isnan(layer.train_mse)) {
+    f.write_attribute(g, "train_mse", layer.train_mse);
+    f.write_attribute(g, "train_r2", layer.train_r2);
+    f.write_attribute(g, "test_mse", layer.test_mse);
+    f.write_attribute(g, "test_r2", layer.test_r2);
+  }
   f.write_attribute(g, "clipped_eigenvalues", static_cast<std::int64_t>(layer.clipped_eigenvalues));
   f.write_attribute(g, "near_pairs", layer.kernel_stats.near_pairs);
   f.write_attribute(g, "near_pairs_unrecomputed", layer.kernel_stats.near_pairs_unrecomputed);

@@ -1,6 +1,8 @@
 #include <deeprfm/rfm/results_writer.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include <deeprfm/store/results_file.hpp>
 
@@ -23,6 +25,17 @@ const std::vector<std::string>& metric_columns() {
       "train_mse",       "train_r2",       "test_mse",
       "test_r2"};
   return columns;
+}
+
+std::size_t column_index(const std::string& name) {
+  const auto& columns = metric_columns();
+  const auto it = std::find(columns.begin(), columns.end(), name);
+  if (it == columns.end()) throw std::logic_error("no metric column " + name);
+  return static_cast<std::size_t>(it - columns.begin());
+}
+
+bool is_regression_column(const std::string& name) {
+  return name == "train_mse" || name == "train_r2" || name == "test_mse" || name == "test_r2";
 }
 
 std::vector<double> metric_row(const rfm::LayerResult& l) {
@@ -164,7 +177,25 @@ void ResultsWriter::write_summary(const std::vector<rfm::LayerResult>& layers) {
 }
 
 void ResultsWriter::write_summary(const std::vector<std::vector<double>>& metric_rows) {
-  store::write_table(file_, "/metrics", metric_columns(), metric_rows);
+  // The regression columns are written only by a regression run (they are NaN in every row of a
+  // classification run), so a classification table keeps the layout of earlier versions. Readers
+  // and a resume take the columns by name.
+  const auto& all = metric_columns();
+  const bool regression = std::any_of(metric_rows.begin(), metric_rows.end(), [&](const auto& r) {
+    return !std::isnan(r[column_index("train_mse")]);
+  });
+  std::vector<std::size_t> kept;
+  for (std::size_t c = 0; c < all.size(); ++c)
+    if (regression || !is_regression_column(all[c])) kept.push_back(c);
+  std::vector<std::string> columns;
+  for (auto c : kept) columns.push_back(all[c]);
+  std::vector<std::vector<double>> rows;
+  for (const auto& r : metric_rows) {
+    std::vector<double> row;
+    for (auto c : kept) row.push_back(r[c]);
+    rows.push_back(std::move(row));
+  }
+  store::write_table(file_, "/metrics", columns, rows);
   file_.flush();
 }
 

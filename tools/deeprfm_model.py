@@ -71,8 +71,9 @@ class DeepRFMModel:
                 raise ModelError(f"{path}: model format {a.get('format')!r} version "
                                  f"{a.get('format_version')}; this reader reads {FORMAT} "
                                  f"version {FORMAT_VERSION}")
-            if a.get("task") != "classification":
+            if a.get("task") not in ("classification", "regression"):
                 raise ModelError(f"{path}: a model for the task {a.get('task')!r}")
+            self.regression = a["task"] == "regression"
             self.kernel = a["kernel"]
             self.bandwidth = float(a["bandwidth"])
             self.width = int(a["width"])
@@ -134,7 +135,8 @@ class DeepRFMModel:
         return out
 
     def predict(self, x, layers=None):
-        """Per layer, the (n, C) predictions of the layer's kernel machine on samples x."""
+        """Per layer, the (n, C) predictions of the layer's kernel machine on samples x (the
+        class is the argmax; for a regression model, (n, k) predicted targets)."""
         out = []
         for z, layer in zip(self.layer_features(x, layers), self.layers):
             if layer["kernel_map"] is not None:

@@ -66,9 +66,12 @@ po::options_description describe_options() {
       "n-test", po::value<std::int64_t>()->default_value(0),
       "test points, chosen by --test-selection; 0 = all (synthetic: as many as --n); -1 = no "
       "test set")(
+      "task", po::value<std::string>()->default_value("classification"),
+      "classification (integer labels) | regression (npy/hdf5 only: the y array holds real "
+      "targets, (n,) or (n, k); MSE and R^2 instead of accuracy; selections first)")(
       "selection", po::value<std::string>()->default_value("balanced"),
       "balanced (the first n/C of each class in file order) | first (the first n in file "
-      "order, any classes, as the authors' code)")(
+      "order, any classes, as the authors' code); regression: first")(
       "test-selection", po::value<std::string>()->default_value("first"),
       "first (the first n-test test points in file order; a class may be missing) | balanced "
       "(like --selection balanced: every class needs n-test/C points)")(
@@ -178,7 +181,13 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.data.test_y_name = get<std::string>(vm, "test-y-name");
   o.data.n = get<std::int64_t>(vm, "n");
   o.data.n_test = get<std::int64_t>(vm, "n-test");
+  o.data.task = data::parse_task(get<std::string>(vm, "task"));
   o.data.selection = data::parse_selection(get<std::string>(vm, "selection"), "selection");
+  // Regression has no classes to balance: its default training selection is `first` (an
+  // explicit `balanced` is refused when the data load).
+  const bool regression_first =
+      o.data.task == data::Task::regression && vm["selection"].defaulted();
+  if (regression_first) o.data.selection = data::Selection::first;
   o.data.test_selection =
       data::parse_selection(get<std::string>(vm, "test-selection"), "test-selection");
   o.data.classes = get<int>(vm, "classes");
@@ -239,7 +248,8 @@ RunOptions from_variables(const po::variables_map& vm) {
 
   for (const auto& [name, value] : vm) {
     if (invocation_options().count(name)) continue;
-    o.effective.emplace_back(name, option_to_text(value.value()));
+    o.effective.emplace_back(name, name == "selection" ? data::to_string(o.data.selection)
+                                                       : option_to_text(value.value()));
   }
   return o;
 }

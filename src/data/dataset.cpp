@@ -66,6 +66,11 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
                       "test dataset names name datasets of the test file of hdf5 data (given with "
                           << kind << " data"
                           << (options.test_file.empty() ? " and no test file" : "") << ")");
+  // Real-valued targets come from the y array/dataset of npy and hdf5 data only.
+  const bool real_targets = options.task == Task::regression;
+  DEEPRFM_CHECK_ABOUT(!real_targets || kind == "npy" || kind == "hdf5", input, "task",
+                      "regression needs real-valued targets: npy or hdf5 data ("
+                          << kind << " data has class labels)");
   if (is_idx_kind(kind)) {
     const std::string dir = idx_dir(options);
     const auto open = [&](bool train) {
@@ -91,25 +96,31 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
   } else if (kind == "npy") {
     DEEPRFM_CHECK_ABOUT(!options.train_file.empty(), input, "train",
                         "npy data needs a training file (the X array, X.npy)");
-    s.train = std::make_unique<NpySource>(
-        options.train_file, labels_file_for(options.train_file, options.train_labels_file,
-                                            options.x_name, options.y_name));
+    s.train =
+        std::make_unique<NpySource>(options.train_file,
+                                    labels_file_for(options.train_file, options.train_labels_file,
+                                                    options.x_name, options.y_name),
+                                    real_targets);
     if (want_test && !options.test_file.empty())
-      s.test = std::make_unique<NpySource>(
-          options.test_file, labels_file_for(options.test_file, options.test_labels_file,
-                                             options.x_name, options.y_name));
+      s.test =
+          std::make_unique<NpySource>(options.test_file,
+                                      labels_file_for(options.test_file, options.test_labels_file,
+                                                      options.x_name, options.y_name),
+                                      real_targets);
   } else if (kind == "hdf5") {
     DEEPRFM_CHECK_ABOUT(!options.train_file.empty(), input, "train",
                         "hdf5 data needs a training file (file.h5)");
-    s.train = open_hdf5_source(options.train_file, options.x_name, options.y_name, comm);
+    s.train = open_hdf5_source(options.train_file, options.x_name, options.y_name, comm, {},
+                               real_targets);
     if (want_test && !options.test_file.empty()) {
       // A missing test dataset is about the setting its name came from.
       Hdf5NameSubjects subjects;
       if (!options.test_x_name.empty()) subjects.x = "test-x-name";
       if (!options.test_y_name.empty()) subjects.y = "test-y-name";
-      s.test = open_hdf5_source(
-          options.test_file, options.test_x_name.empty() ? options.x_name : options.test_x_name,
-          options.test_y_name.empty() ? options.y_name : options.test_y_name, comm, subjects);
+      s.test = open_hdf5_source(options.test_file,
+                                options.test_x_name.empty() ? options.x_name : options.test_x_name,
+                                options.test_y_name.empty() ? options.y_name : options.test_y_name,
+                                comm, subjects, real_targets);
     }
   } else if (kind == "synthetic") {
     const int classes = options.classes > 0 ? options.classes : 10;
@@ -134,6 +145,7 @@ Sources open_sources(const DataOptions& options, const mpi::Communicator& comm) 
 }
 
 int resolve_classes(const DataOptions& options, const SampleSource& train) {
+  if (options.task == Task::regression) return 1;  // labels are all 0
   if (options.classes > 0) return options.classes;
   if (is_idx_kind(options.kind) || options.kind == "cifar10" || options.kind == "synthetic")
     return 10;
@@ -157,6 +169,17 @@ Selection parse_selection(const std::string& text, const char* subject) {
 
 std::string to_string(Selection selection) {
   return selection == Selection::balanced ? "balanced" : "first";
+}
+
+Task parse_task(const std::string& text) {
+  if (text == "classification") return Task::classification;
+  if (text == "regression") return Task::regression;
+  DEEPRFM_THROW_ABOUT(input, "task",
+                      "task '" << text << "' is not one of: classification, regression");
+}
+
+std::string to_string(Task task) {
+  return task == Task::classification ? "classification" : "regression";
 }
 
 namespace {
@@ -507,6 +530,15 @@ Dataset load_set(SampleSource& source, const std::vector<std::int64_t>& selectio
   set.labels.resize(selection.size());
   for (std::size_t i = 0; i < selection.size(); ++i)
     set.labels[i] = source.labels()[static_cast<std::size_t>(selection[i])];
+  const auto k = static_cast<std::size_t>(source.target_columns());
+  if (k > 0) {
+    set.target_columns = static_cast<int>(k);
+    set.targets.resize(selection.size() * k);
+    for (std::size_t i = 0; i < selection.size(); ++i)
+      std::copy_n(source.targets().begin() +
+                      static_cast<std::ptrdiff_t>(static_cast<std::size_t>(selection[i]) * k),
+                  k, set.targets.begin() + static_cast<std::ptrdiff_t>(i * k));
+  }
   return set;
 }
 
@@ -519,7 +551,13 @@ std::int64_t test_n(const DataOptions& options) {
 /// "all 60000 samples, ..."; classes without a sample are named. Local.
 std::string describe_selection(const std::vector<std::int64_t>& selection,
                                const std::vector<int>& labels, int classes, Selection mode,
-                               std::int64_t n) {
+                               std::int64_t n, int target_columns = 0) {
+  if (target_columns > 0) {
+    std::ostringstream os;
+    os << (n == 0 ? "all " : "first ") << selection.size() << " samples, " << target_columns
+       << " real-valued target" << (target_columns > 1 ? "s" : "");
+    return os.str();
+  }
   std::vector<std::int64_t> per_class(static_cast<std::size_t>(classes), 0);
   for (std::int64_t s : selection)
     ++per_class[static_cast<std::size_t>(labels[static_cast<std::size_t>(s)])];
@@ -547,6 +585,18 @@ std::string describe_selection(const std::vector<std::int64_t>& selection,
   return os.str();
 }
 
+/// Regression has no classes to balance: the selections must be `first` (the test selection
+/// only, when `test_only`: deeprfm predict reads no training set). Local.
+void check_regression_selection(const DataOptions& options, bool test_only = false) {
+  if (options.task != Task::regression) return;
+  DEEPRFM_CHECK_ABOUT(test_only || options.selection == Selection::first, input, "selection",
+                      "a class-balanced training selection needs class labels; regression "
+                      "takes the first n samples (selection first)");
+  DEEPRFM_CHECK_ABOUT(options.test_selection == Selection::first, input, "test-selection",
+                      "a class-balanced test selection needs class labels; regression takes "
+                      "the first n_test samples (test selection first)");
+}
+
 /// The first class without a sample in `selection`, or -1 when every class has one. Local.
 int first_absent_class(const std::vector<std::int64_t>& selection, const std::vector<int>& labels,
                        int classes) {
@@ -568,6 +618,7 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
   int classes = 0;
   std::vector<std::int64_t> train_selection, test_selection;
   mpi::run_agreed(comm, [&] {
+    check_regression_selection(options);
     classes = resolve_classes(options, *sources.train);
     train_selection = with_context(
         "training set " + sources.train->describe() + ": ",
@@ -593,6 +644,11 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
                     "test set " << sources.test->describe() << " has " << sources.test->dim()
                                 << " features, training set " << sources.train->describe()
                                 << " has " << sources.train->dim());
+      DEEPRFM_CHECK(sources.test->target_columns() == sources.train->target_columns(), input,
+                    "test set " << sources.test->describe() << " has "
+                                << sources.test->target_columns()
+                                << " target columns, training set " << sources.train->describe()
+                                << " has " << sources.train->target_columns());
       // A class may be absent from the test set: only accuracies are computed on it.
       test_selection = with_context(
           "test set " + sources.test->describe() + ": ",
@@ -612,7 +668,7 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
   std::ostringstream description;
   description << "train: " << sources.train->describe() << ", "
               << describe_selection(train_selection, sources.train->labels(), classes,
-                                    options.selection, options.n);
+                                    options.selection, options.n, sources.train->target_columns());
   if (sources.test) {
     out.test = load_set(*sources.test, test_selection, classes, grid, block, "test");
     if (options.test_own_statistics) {
@@ -622,7 +678,8 @@ TrainTest load_train_test(const DataOptions& options, const la::ProcessGrid& gri
     }
     description << "; test: " << sources.test->describe() << ", "
                 << describe_selection(test_selection, sources.test->labels(), classes,
-                                      options.test_selection, test_n(options))
+                                      options.test_selection, test_n(options),
+                                      sources.test->target_columns())
                 << "; test standardised with "
                 << (options.test_own_statistics ? "its own statistics" : "training statistics");
   } else {
@@ -642,6 +699,7 @@ Dataset load_test_set(const DataOptions& options, int classes, const FeatureStat
   mpi::run_agreed(comm, [&] { sources = open_sources(options, comm); });
   std::vector<std::int64_t> selection;
   mpi::run_agreed(comm, [&] {
+    check_regression_selection(options, true);
     DEEPRFM_CHECK_ABOUT(sources.test != nullptr, input, "test",
                         options.kind
                             << " data names no test set to predict"
@@ -662,11 +720,12 @@ Dataset load_test_set(const DataOptions& options, int classes, const FeatureStat
   });
   Dataset set = load_set(*sources.test, selection, classes, grid, block, "test");
   standardise(set.x, options.test_own_statistics ? compute_feature_statistics(set.x) : statistics);
-  description = sources.test->describe() + ", " +
-                describe_selection(selection, sources.test->labels(), classes,
-                                   options.test_selection, test_n(options)) +
-                ", standardised with " +
-                (options.test_own_statistics ? "its own statistics" : "the training statistics");
+  description =
+      sources.test->describe() + ", " +
+      describe_selection(selection, sources.test->labels(), classes, options.test_selection,
+                         test_n(options), sources.test->target_columns()) +
+      ", standardised with " +
+      (options.test_own_statistics ? "its own statistics" : "the training statistics");
   return set;
 }
 

@@ -1,6 +1,7 @@
 #include <deeprfm/data/hdf5_input.hpp>
 
 #include <climits>
+#include <cmath>
 #include <sstream>
 
 #include <deeprfm/base/error.hpp>
@@ -23,7 +24,7 @@ std::string shape_str(const std::vector<hsize_t>& dims) {
 class Hdf5Source final : public SampleSource {
  public:
   Hdf5Source(const std::string& path, const std::string& x_name, const std::string& y_name,
-             const Hdf5NameSubjects& subjects, const mpi::Communicator& comm)
+             const Hdf5NameSubjects& subjects, const mpi::Communicator& comm, bool real_targets)
       : file_(path, h5::File::Mode::read_only, comm), x_name_(x_name), y_name_(y_name) {
     check_dataset(x_name_, "samples (X)", subjects.x);
     check_dataset(y_name_, "labels (y)", subjects.y);
@@ -41,13 +42,23 @@ class Hdf5Source final : public SampleSource {
     DEEPRFM_AGREE(comm, x_class == H5T_INTEGER || x_class == H5T_FLOAT, input,
                   "HDF5 dataset '" << x_name_ << "' in " << path
                                    << " is not numeric (need an integer or float type)");
-    DEEPRFM_AGREE(comm, y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1), input,
-                  "HDF5 dataset '" << y_name_ << "' in " << path << " has shape "
-                                   << shape_str(y_dims)
-                                   << "; expected labels of shape (n,) or (n, 1)");
-    DEEPRFM_AGREE(
-        comm, y_class == H5T_INTEGER, input,
-        "HDF5 dataset '" << y_name_ << "' in " << path << " must hold integer class labels");
+    if (real_targets) {
+      DEEPRFM_AGREE(comm, y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] >= 1), input,
+                    "HDF5 dataset '" << y_name_ << "' in " << path << " has shape "
+                                     << shape_str(y_dims)
+                                     << "; expected regression targets of shape (n,) or (n, k)");
+      DEEPRFM_AGREE(
+          comm, y_class == H5T_INTEGER || y_class == H5T_FLOAT, input,
+          "HDF5 dataset '" << y_name_ << "' in " << path << " is not numeric (regression targets)");
+    } else {
+      DEEPRFM_AGREE(comm, y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1), input,
+                    "HDF5 dataset '" << y_name_ << "' in " << path << " has shape "
+                                     << shape_str(y_dims)
+                                     << "; expected labels of shape (n,) or (n, 1)");
+      DEEPRFM_AGREE(
+          comm, y_class == H5T_INTEGER, input,
+          "HDF5 dataset '" << y_name_ << "' in " << path << " must hold integer class labels");
+    }
     DEEPRFM_AGREE(comm, x_dims[0] == y_dims[0], input,
                   "HDF5 file " << path << ": '" << x_name_ << "' has " << x_dims[0]
                                << " samples but '" << y_name_ << "' has " << y_dims[0]
@@ -60,6 +71,18 @@ class Hdf5Source final : public SampleSource {
     size_ = static_cast<std::int64_t>(x_dims[0]);
     dim_ = static_cast<int>(d);
 
+    if (real_targets) {
+      targets_ = file_.read_all_double(y_name_);
+      target_columns_ = y_dims.size() == 2 ? static_cast<int>(y_dims[1]) : 1;
+      std::int64_t bad = -1;
+      for (std::size_t i = 0; i < targets_.size() && bad < 0; ++i)
+        if (!std::isfinite(targets_[i])) bad = static_cast<std::int64_t>(i);
+      DEEPRFM_AGREE(comm, bad < 0, input,
+                    "HDF5 dataset '" << y_name_ << "' in " << path << ": target of sample "
+                                     << (bad >= 0 ? bad / target_columns_ : 0) << " is not finite");
+      labels_.assign(static_cast<std::size_t>(size_), 0);
+      return;
+    }
     const auto raw = file_.read_all_int64(y_name_);
     std::int64_t bad_index = -1;
     for (std::size_t i = 0; i < raw.size() && bad_index < 0; ++i)
@@ -74,6 +97,8 @@ class Hdf5Source final : public SampleSource {
   std::int64_t size() const override { return size_; }
   int dim() const override { return dim_; }
   const std::vector<int>& labels() const override { return labels_; }
+  const std::vector<double>& targets() const override { return targets_; }
+  int target_columns() const override { return target_columns_; }
   void read_rows(std::int64_t first, std::int64_t count, double* out) override {
     file_.read_rows(x_name_, first, count, out);
   }
@@ -102,6 +127,8 @@ class Hdf5Source final : public SampleSource {
   std::int64_t size_ = 0;
   int dim_ = 0;
   std::vector<int> labels_;
+  std::vector<double> targets_;
+  int target_columns_ = 0;
 };
 
 }  // namespace
@@ -109,8 +136,9 @@ class Hdf5Source final : public SampleSource {
 std::unique_ptr<SampleSource> open_hdf5_source(const std::string& path, const std::string& x_name,
                                                const std::string& y_name,
                                                const mpi::Communicator& comm,
-                                               const Hdf5NameSubjects& subjects) {
-  return std::make_unique<Hdf5Source>(path, x_name, y_name, subjects, comm);
+                                               const Hdf5NameSubjects& subjects,
+                                               bool real_targets) {
+  return std::make_unique<Hdf5Source>(path, x_name, y_name, subjects, comm, real_targets);
 }
 
 }  // namespace deeprfm::data

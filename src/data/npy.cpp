@@ -250,7 +250,7 @@ std::string labels_file_for(const std::string& x_path, const std::string& explic
   return (p.parent_path() / (stem + "_" + y_name + ".npy")).string();
 }
 
-NpySource::NpySource(const std::string& x_path, const std::string& y_path)
+NpySource::NpySource(const std::string& x_path, const std::string& y_path, bool real_targets)
     : x_path_(x_path), y_path_(y_path) {
   header_ = read_npy_header(x_path);
   DEEPRFM_CHECK(header_.shape.size() >= 2, input,
@@ -263,24 +263,41 @@ NpySource::NpySource(const std::string& x_path, const std::string& y_path)
   DEEPRFM_CHECK(d > 0 && d <= INT_MAX, input, x_path << ": bad feature count " << d);
   dim_ = static_cast<int>(d);
 
-  // Labels: read whole.
+  // Labels (or real targets): read whole.
   const NpyHeader yh = read_npy_header(y_path);
   const bool column = yh.shape.size() == 2 && yh.shape[1] == 1;
-  DEEPRFM_CHECK(yh.shape.size() == 1 || column, input,
-                y_path << ": labels must be an array of shape (n,) or (n, 1)");
+  if (real_targets) {
+    DEEPRFM_CHECK(yh.shape.size() == 1 || (yh.shape.size() == 2 && yh.shape[1] >= 1), input,
+                  y_path << ": regression targets must be an array of shape (n,) or (n, k)");
+    DEEPRFM_CHECK(!yh.fortran_order || yh.shape.size() == 1 || yh.shape[1] == 1, input,
+                  y_path << ": regression targets must be stored in C order");
+  } else {
+    DEEPRFM_CHECK(yh.shape.size() == 1 || column, input,
+                  y_path << ": labels must be an array of shape (n,) or (n, 1)");
+  }
   DEEPRFM_CHECK(yh.shape[0] == count_, input,
                 "npy count mismatch: " << x_path << " holds " << count_ << " samples but " << y_path
                                        << " holds " << yh.shape[0] << " labels");
   {
     std::FILE* yf = std::fopen(y_path.c_str(), "rb");
     DEEPRFM_CHECK(yf != nullptr, input, y_path << ": cannot open (" << std::strerror(errno) << ")");
-    std::vector<unsigned char> raw(static_cast<std::size_t>(count_) * yh.item_bytes);
+    const std::int64_t k = yh.shape.size() == 2 ? yh.shape[1] : 1;
+    std::vector<unsigned char> raw(static_cast<std::size_t>(count_ * k) * yh.item_bytes);
     const bool ok = fseeko(yf, static_cast<off_t>(yh.data_offset), SEEK_SET) == 0 &&
                     std::fread(raw.data(), 1, raw.size(), yf) == raw.size();
     std::fclose(yf);
     DEEPRFM_CHECK(ok, input, y_path << ": read error");
-    std::vector<double> values(static_cast<std::size_t>(count_));
+    std::vector<double> values(static_cast<std::size_t>(count_ * k));
     convert(raw.data(), values.size(), yh.type, yh.item_bytes, values.data());
+    if (real_targets) {
+      for (std::size_t i = 0; i < values.size(); ++i)
+        DEEPRFM_CHECK(std::isfinite(values[i]), input,
+                      y_path << ": target " << i % k << " of sample " << i / k << " is "
+                             << values[i] << " (not finite)");
+      targets_ = std::move(values);
+      target_columns_ = static_cast<int>(k);
+      values.assign(static_cast<std::size_t>(count_), 0.0);  // labels: all 0
+    }
     labels_.resize(values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
       const double v = values[i];

@@ -1,6 +1,7 @@
 #include <deeprfm/model/solver.hpp>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,45 @@ void fill_targets(la::DistMatrix<double>& y, const std::vector<int>& labels) {
   y.for_each_local([&](int gi, int gj, double& v) {
     v = labels[static_cast<std::size_t>(gi)] == gj ? 1.0 : -1.0;
   });
+}
+
+void fill_real_targets(la::DistMatrix<double>& y, const std::vector<double>& targets) {
+  const auto k = static_cast<std::size_t>(y.cols());
+  DEEPRFM_ASSERT(targets.size() == static_cast<std::size_t>(y.rows()) * k);
+  y.for_each_local([&](int gi, int gj, double& v) {
+    v = targets[static_cast<std::size_t>(gi) * k + static_cast<std::size_t>(gj)];
+  });
+}
+
+RegressionMetrics regression_metrics(const la::DistMatrix<double>& predictions,
+                                     const std::vector<double>& targets) {
+  const int n = predictions.rows(), k = predictions.cols();
+  const auto uk = static_cast<std::size_t>(k);
+  DEEPRFM_ASSERT(targets.size() == static_cast<std::size_t>(n) * uk);
+  RegressionMetrics m;
+  if (n == 0) {
+    m.mse = m.r2 = std::numeric_limits<double>::quiet_NaN();
+    return m;
+  }
+  // Column means of Y (replicated: every rank computes the same values).
+  std::vector<double> mean(uk, 0.0);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+    for (std::size_t j = 0; j < uk; ++j) mean[j] += targets[i * uk + j];
+  for (auto& v : mean) v /= n;
+  double sums[2] = {0.0, 0.0};  // Σ (P - Y)² over my entries, Σ (Y - ȳ)² over my entries
+  predictions.for_each_local([&](int gi, int gj, const double& p) {
+    const double y = targets[static_cast<std::size_t>(gi) * uk + static_cast<std::size_t>(gj)];
+    sums[0] += (p - y) * (p - y);
+    sums[1] += (y - mean[static_cast<std::size_t>(gj)]) * (y - mean[static_cast<std::size_t>(gj)]);
+  });
+  const auto& comm = predictions.grid().full();
+  comm.sum_in_place(sums, 2);
+  // Every rank holds the same sums after the reduction; rank 0's are broadcast to be bitwise
+  // sure (the reduction order is the same on every rank in Open MPI, but that is not promised).
+  comm.broadcast(sums, 2, 0);
+  m.mse = sums[0] / (static_cast<double>(n) * k);
+  m.r2 = sums[1] > 0 ? 1.0 - sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN();
+  return m;
 }
 
 double relative_residual(const la::DistMatrix<double>& k, double ridge,

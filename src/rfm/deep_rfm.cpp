@@ -100,7 +100,8 @@ void reduce_timers(const PhaseTimers& local, const mpi::Communicator& comm, Phas
 
 LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
                                int classes, la::DistMatrix<double>& x_test,
-                               const std::vector<int>& test_labels, LayerModel* keep) {
+                               const std::vector<int>& test_labels, LayerModel* keep,
+                               const RegressionTargets* regression) {
   const auto& comm = grid_.full();
   const int n = x.rows(), d = x.cols(), n_test = x_test.rows(), block = config_.block;
   const double dn = n, dd = d, dc = classes;
@@ -120,6 +121,31 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     stop_point(comm);
   };
 
+  // Regression (docs/numerics.md §1): real targets instead of ±1 one-hot ones, MSE and R²
+  // instead of accuracy, and no neural-collapse metrics (there are no classes).
+  if (regression) {
+    DEEPRFM_ASSERT(regression->train != nullptr && regression->test != nullptr);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (model::CollapseMetrics* m : {&result.input, &result.projected, &result.mapped})
+      m->nc1 = m->nc1_pinv = m->nc2_etf = m->nc2_orth = m->trace_within = m->trace_between = nan;
+    result.train_accuracy = nan;
+  }
+  auto fill_targets = [&](la::DistMatrix<double>& y) {
+    if (regression)
+      model::fill_real_targets(y, *regression->train);
+    else
+      model::fill_targets(y, labels);
+  };
+  auto measure_training = [&](const la::DistMatrix<double>& pred) {
+    if (regression) {
+      const model::RegressionMetrics m = model::regression_metrics(pred, *regression->train);
+      result.train_mse = m.mse;
+      result.train_r2 = m.r2;
+    } else {
+      result.train_accuracy = model::accuracy(pred, labels);
+    }
+  };
+
   // 1. Row normalisation and the metrics of X_l.
   checkpoint_phase("normalize");
   {
@@ -129,7 +155,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
   }
   {
     ScopedPhase phase(timers, "metrics", 0, comm.get());
-    result.input = model::neural_collapse(x, labels, classes);
+    if (!regression) result.input = model::neural_collapse(x, labels, classes);
   }
 
   // 2-3. Kernel matrix and the ridge(less) solve; 4. the AGOP; T times with --iterations T
@@ -162,7 +188,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
         result.kernel_stats = model::assemble_kernel_single(kernel, xk, false, kf);
       }
       checkpoint_phase("factorization");
-      model::fill_targets(a, labels);
+      fill_targets(a);
       la::DistMatrix<double> pred(grid_, n, classes, block);
       const model::RefinementReport report = model::mixed_precision_solve(
           kernel, xk, config_.ridge, kf, a, pred, where,
@@ -176,7 +202,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
       result.ridge = config_.ridge;
       result.residual = report.residuals.back();
       result.refinement_residuals = report.residuals;
-      result.train_accuracy = model::accuracy(pred, labels);
+      measure_training(pred);
       checkpoint_phase("residual");
       check_residual();
       checkpoint_phase("agop");
@@ -197,7 +223,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
           result.kernel_stats = model::assemble_kernel(kernel, xk, 0, n, xk, true, k);
         }
         checkpoint_phase("factorization");
-        model::fill_targets(a, labels);
+        fill_targets(a);
         try {
           // pdpotrf (+ the norm and condition estimate) and pdpotrs, timed separately.
           const model::SolveReport report =
@@ -233,11 +259,11 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
         // Residual and training predictions: two n x n x C products.
         ScopedPhase phase(timers, "residual", 4.0 * dn * dn * dc, comm.get());
         la::DistMatrix<double> y(grid_, n, classes, block);
-        model::fill_targets(y, labels);
+        fill_targets(y);
         result.residual = model::relative_residual(k, ridge, a, y);
         la::DistMatrix<double> pred(grid_, n, classes, block);
         la::scalapack::gemm('N', 'N', 1.0, k, a, 0.0, pred);
-        result.train_accuracy = model::accuracy(pred, labels);
+        measure_training(pred);
       }
       check_residual();
 
@@ -298,7 +324,13 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
       model::assemble_kernel(kernel, test_points, r0, m, centres, false, kt);
       la::scalapack::gemm('N', 'N', m, classes, n, 1.0, kt, 0, 0, a, 0, 0, 0.0, pred, r0, 0);
     }
-    result.test_accuracy = model::accuracy(pred, test_labels);
+    if (regression) {
+      const model::RegressionMetrics m = model::regression_metrics(pred, *regression->test);
+      result.test_mse = m.mse;
+      result.test_r2 = m.r2;
+    } else {
+      result.test_accuracy = model::accuracy(pred, test_labels);
+    }
   }
 
   // 5. S = G^{1/2}.
@@ -322,7 +354,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
                         comm.get());
       model::multiply_replicated(features, s.sqrt, d, xs);
     }
-    if (measure) {
+    if (measure && !regression) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
       result.projected = model::neural_collapse(xs, labels, classes);
     }
@@ -333,7 +365,7 @@ LayerResult DeepRfm::run_layer(int layer, la::DistMatrix<double>& x, const std::
     }
     if (keep != nullptr && measure && metric_sqrt.empty()) keep->centres = std::move(features);
     features = std::move(mapped);
-    if (measure) {
+    if (measure && !regression) {
       ScopedPhase phase(timers, "metrics", 0, comm.get());
       result.mapped = model::neural_collapse(features, labels, classes);
     }

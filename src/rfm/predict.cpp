@@ -14,6 +14,7 @@
 #include <deeprfm/la/scalapack.hpp>
 #include <deeprfm/model/kernel_matrix.hpp>
 #include <deeprfm/model/neural_collapse.hpp>
+#include <deeprfm/model/solver.hpp>
 #include <deeprfm/model/vector_math.hpp>
 #include <deeprfm/mpi/timer.hpp>
 #include <deeprfm/rfm/deep_rfm.hpp>
@@ -95,9 +96,16 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
   data::DataOptions data_options = opt.data;
   data_options.classes = info.classes;
   data_options.test_own_statistics = info.test_own_statistics;
+  const bool regression = info.regression;
+  if (regression) data_options.task = data::Task::regression;
+  mpi::run_agreed(world, [&] {
+    DEEPRFM_CHECK_ABOUT(
+        !(regression && opt.metrics), input, "metrics",
+        "the neural-collapse metrics need classes; " << opt.model_path << " is a regression model");
+  });
   std::string description;
-  data::Dataset set =
-      data::load_test_set(data_options, info.classes, statistics, grid, block, description);
+  data::Dataset set = data::load_test_set(data_options, regression ? 1 : info.classes, statistics,
+                                          grid, block, description);
   const int m = set.n(), classes = info.classes;
   if (talk) {
     std::printf("data: %s; %d points\n", description.c_str(), m);
@@ -139,7 +147,14 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
                           pred, r0, 0);
     }
     LayerPrediction result;
-    result.accuracy = model::accuracy(pred, set.labels);
+    if (regression) {
+      const model::RegressionMetrics m = model::regression_metrics(pred, set.targets);
+      result.accuracy = std::numeric_limits<double>::quiet_NaN();
+      result.mse = m.mse;
+      result.r2 = m.r2;
+    } else {
+      result.accuracy = model::accuracy(pred, set.labels);
+    }
     result.difference_from_run = opt.data_is_runs
                                      ? relative_difference(pred, layer.test_predictions, world)
                                      : std::numeric_limits<double>::quiet_NaN();
@@ -155,7 +170,10 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
     }
     result.seconds = world.max(wall_seconds() - start);
     if (talk) {
-      std::printf("layer %3d  d=%-5d accuracy %.4f", l + 1, d, result.accuracy);
+      if (regression)
+        std::printf("layer %3d  d=%-5d mse %.4e  R2 %.6f", l + 1, d, result.mse, result.r2);
+      else
+        std::printf("layer %3d  d=%-5d accuracy %.4f", l + 1, d, result.accuracy);
       if (opt.metrics)
         std::printf("  NC1 X %.3e  XS %.3e  ReLU %.3e", stage.input.nc1, stage.projected.nc1,
                     stage.mapped.nc1);
@@ -187,7 +205,12 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
         f.write_replicated("/data/labels", {hsize_t(set.labels.size())}, set.labels.data());
         f.write_replicated("/data/source_index", {hsize_t(set.source_index.size())},
                            set.source_index.data());
+        f.write_attribute("/data", "task",
+                          std::string(regression ? "regression" : "classification"));
+        if (regression)
+          f.write_replicated("/data/targets", {hsize_t(m), hsize_t(classes)}, set.targets.data());
         std::vector<std::string> columns = {"layer", "accuracy", "seconds"};
+        if (regression) columns = {"layer", "mse", "r2", "seconds"};
         if (opt.data_is_runs) columns.push_back("difference_from_run");
         if (opt.metrics)
           for (const char* stage : {"input", "projected", "mapped"})
@@ -199,9 +222,15 @@ int run_predict(const PredictSettings& opt, const mpi::Communicator& world) {
           f.ensure_group(g);
           f.write_distributed(g + "/predictions", predictions[l]);
           f.write_attribute(g, "layer", static_cast<std::int64_t>(l + 1));
-          f.write_attribute(g, "accuracy", results[l].accuracy);
           f.write_attribute(g, "seconds", results[l].seconds);
           std::vector<double> row = {double(l + 1), results[l].accuracy, results[l].seconds};
+          if (regression) {
+            f.write_attribute(g, "mse", results[l].mse);
+            f.write_attribute(g, "r2", results[l].r2);
+            row = {double(l + 1), results[l].mse, results[l].r2, results[l].seconds};
+          } else {
+            f.write_attribute(g, "accuracy", results[l].accuracy);
+          }
           if (opt.data_is_runs) {
             f.write_attribute(g, "difference_from_run", results[l].difference_from_run);
             row.push_back(results[l].difference_from_run);

@@ -1,5 +1,9 @@
 #include <deeprfm/rfm/results_writer.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
 #include <deeprfm/store/results_file.hpp>
 
 namespace deeprfm::rfm {
@@ -17,19 +21,48 @@ const std::vector<std::string>& metric_columns() {
       "nc1_pinv_mapped", "nc2_etf_input",  "nc2_etf_projected",
       "nc2_etf_mapped",  "nc2_orth_input", "nc2_orth_projected",
       "nc2_orth_mapped", "train_accuracy", "test_accuracy",
-      "residual",        "rcond",          "seconds"};
+      "residual",        "rcond",          "seconds",
+      "train_mse",       "train_r2",       "test_mse",
+      "test_r2"};
   return columns;
+}
+
+std::size_t column_index(const std::string& name) {
+  const auto& columns = metric_columns();
+  const auto it = std::find(columns.begin(), columns.end(), name);
+  if (it == columns.end()) throw std::logic_error("no metric column " + name);
+  return static_cast<std::size_t>(it - columns.begin());
+}
+
+bool is_regression_column(const std::string& name) {
+  return name == "train_mse" || name == "train_r2" || name == "test_mse" || name == "test_r2";
 }
 
 std::vector<double> metric_row(const rfm::LayerResult& l) {
   double seconds = 0;
   for (const auto& name : l.timers.order()) seconds += l.timers.at(name).seconds;
-  return {double(l.layer + 1), l.input.nc1,      l.projected.nc1,
-          l.mapped.nc1,        l.input.nc1_pinv, l.projected.nc1_pinv,
-          l.mapped.nc1_pinv,   l.input.nc2_etf,  l.projected.nc2_etf,
-          l.mapped.nc2_etf,    l.input.nc2_orth, l.projected.nc2_orth,
-          l.mapped.nc2_orth,   l.train_accuracy, l.test_accuracy,
-          l.residual,          l.rcond,          seconds};
+  return {double(l.layer + 1),
+          l.input.nc1,
+          l.projected.nc1,
+          l.mapped.nc1,
+          l.input.nc1_pinv,
+          l.projected.nc1_pinv,
+          l.mapped.nc1_pinv,
+          l.input.nc2_etf,
+          l.projected.nc2_etf,
+          l.mapped.nc2_etf,
+          l.input.nc2_orth,
+          l.projected.nc2_orth,
+          l.mapped.nc2_orth,
+          l.train_accuracy,
+          l.test_accuracy,
+          l.residual,
+          l.rcond,
+          seconds,
+          l.train_mse,
+          l.train_r2,
+          l.test_mse,
+          l.test_r2};
 }
 
 ResultsWriter::ResultsWriter(const std::string& path, bool overwrite, const mpi::Communicator& comm)
@@ -93,6 +126,12 @@ void ResultsWriter::write_layer(const rfm::LayerResult& layer,
                        layer.ridges_tried.data());
   f.write_attribute(g, "train_accuracy", layer.train_accuracy);
   f.write_attribute(g, "test_accuracy", layer.test_accuracy);
+  if (!std::isnan(layer.train_mse)) {
+    f.write_attribute(g, "train_mse", layer.train_mse);
+    f.write_attribute(g, "train_r2", layer.train_r2);
+    f.write_attribute(g, "test_mse", layer.test_mse);
+    f.write_attribute(g, "test_r2", layer.test_r2);
+  }
   f.write_attribute(g, "clipped_eigenvalues", static_cast<std::int64_t>(layer.clipped_eigenvalues));
   f.write_attribute(g, "near_pairs", layer.kernel_stats.near_pairs);
   f.write_attribute(g, "near_pairs_unrecomputed", layer.kernel_stats.near_pairs_unrecomputed);
@@ -138,7 +177,25 @@ void ResultsWriter::write_summary(const std::vector<rfm::LayerResult>& layers) {
 }
 
 void ResultsWriter::write_summary(const std::vector<std::vector<double>>& metric_rows) {
-  store::write_table(file_, "/metrics", metric_columns(), metric_rows);
+  // The regression columns are written only by a regression run (they are NaN in every row of a
+  // classification run), so a classification table keeps the layout of earlier versions. Readers
+  // and a resume take the columns by name.
+  const auto& all = metric_columns();
+  const bool regression = std::any_of(metric_rows.begin(), metric_rows.end(), [&](const auto& r) {
+    return !std::isnan(r[column_index("train_mse")]);
+  });
+  std::vector<std::size_t> kept;
+  for (std::size_t c = 0; c < all.size(); ++c)
+    if (regression || !is_regression_column(all[c])) kept.push_back(c);
+  std::vector<std::string> columns;
+  for (auto c : kept) columns.push_back(all[c]);
+  std::vector<std::vector<double>> rows;
+  for (const auto& r : metric_rows) {
+    std::vector<double> row;
+    for (auto c : kept) row.push_back(r[c]);
+    rows.push_back(std::move(row));
+  }
+  store::write_table(file_, "/metrics", columns, rows);
   file_.flush();
 }
 

@@ -26,6 +26,15 @@ namespace {
 void print_layer(const LayerResult& l) {
   double seconds = 0;
   for (const auto& name : l.timers.order()) seconds += l.timers.at(name).seconds;
+  if (!std::isnan(l.train_mse)) {  // regression: no classes, no collapse metrics
+    std::printf(
+        "layer %3d  d=%-5d mse train %.4e test %.4e | R2 train %.6f test %.6f | res %.1e rcond "
+        "%.1e | %.1f s\n",
+        l.layer + 1, l.dim_in, l.train_mse, l.test_mse, l.train_r2, l.test_r2, l.residual, l.rcond,
+        seconds);
+    std::fflush(stdout);
+    return;
+  }
   std::printf(
       "layer %3d  d=%-5d NC1 X %.3e  XS %.3e  ReLU %.3e | NC2 X %.3e  XS %.3e  ReLU %.3e | "
       "acc train %.4f test %.4f | res %.1e rcond %.1e | %.1f s\n",
@@ -65,6 +74,16 @@ void print_metric_table(const std::vector<std::vector<double>>& rows) {
     return static_cast<std::size_t>(std::find(columns.begin(), columns.end(), name) -
                                     columns.begin());
   };
+  if (!rows.empty() && !std::isnan(rows.front()[col("train_mse")])) {  // regression
+    std::printf("\n%-5s %12s %12s %10s %10s | %8s\n", "layer", "mse(train)", "mse(test)",
+                "R2(train)", "R2(test)", "seconds");
+    for (const auto& r : rows)
+      std::printf("%-5d %12.4e %12.4e %10.6f %10.6f | %8.2f\n", static_cast<int>(r[col("layer")]),
+                  r[col("train_mse")], r[col("test_mse")], r[col("train_r2")], r[col("test_r2")],
+                  r[col("seconds")]);
+    std::fflush(stdout);
+    return;
+  }
   std::printf("\n%-5s %11s %11s %11s | %11s %11s %11s | %11s %11s | %8s %8s | %8s\n", "layer",
               "NC1(X)", "NC1(XS)", "NC1(ReLU)", "NC2(X)", "NC2(XS)", "NC2(ReLU)", "NC1pinv(X)",
               "NC1pinv(XS)", "train", "test", "seconds");
@@ -318,7 +337,10 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
     data = data::load_train_test(opt.data, grid, opt.model.block);
   }
   set_run_context(-1, "setup");
-  const int n = data.train.n(), d = data.train.dim(), classes = data.train.classes;
+  // Regression: the "classes" of the layers are the k target columns (A is n x k).
+  const bool regression = data.train.regression();
+  const int n = data.train.n(), d = data.train.dim();
+  const int classes = regression ? data.train.target_columns : data.train.classes;
   const int n_test = data.test.n();
   // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.
   const double baseline = world.max(current_rss_bytes());
@@ -377,6 +399,7 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
       model_info.feature_init = opt.model.feature_init;
       model_info.seed = opt.model.seed;
       model_info.classes = classes;
+      model_info.regression = regression;
       model_info.dim_input = d;
       model_info.test_own_statistics = opt.data.test_own_statistics;
       model_info.feature_mean = data.feature_mean;
@@ -395,9 +418,10 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
     watchdog.arm_deadline();  // after the first check: its verdict comes first
     set_progress(l + 1, l);
     LayerModel kept;
+    const RegressionTargets targets{&data.train.targets, &data.test.targets};
     const LayerResult result =
         model.run_layer(l, data.train.x, data.train.labels, classes, data.test.x, data.test.labels,
-                        opt.save_model ? &kept : nullptr);
+                        opt.save_model ? &kept : nullptr, regression ? &targets : nullptr);
     const bool save =
         opt.save_features == "all" || (opt.save_features == "last" && l + 1 == opt.model.layers);
     {

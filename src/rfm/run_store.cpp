@@ -1,6 +1,8 @@
 #include <deeprfm/rfm/run_store.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 
 #include <deeprfm/runtime/run_control.hpp>
@@ -85,8 +87,22 @@ void RunStore::open_existing() {
     if (f.exists("/metrics/table")) {
       const auto dims = f.dims("/metrics/table");
       const auto table = f.read_all_double("/metrics/table");
-      for (hsize_t r = 0; r < dims[0]; ++r)
-        metric_rows_.emplace_back(table.begin() + r * dims[1], table.begin() + (r + 1) * dims[1]);
+      // Columns by name: a file written before a column existed (e.g. the regression metrics)
+      // gets NaN in it, so its rows and this version's have one layout.
+      const auto stored = f.read_attribute_strings("/metrics/table", "columns");
+      const auto& columns = metric_columns();
+      DEEPRFM_AGREE(
+          comm_, stored.size() == dims[1], input,
+          path_ << ": /metrics/table has " << dims[1] << " columns but names " << stored.size());
+      for (hsize_t r = 0; r < dims[0]; ++r) {
+        std::vector<double> row(columns.size(), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t c = 0; c < stored.size(); ++c) {
+          const auto it = std::find(columns.begin(), columns.end(), stored[c]);
+          if (it != columns.end())
+            row[static_cast<std::size_t>(it - columns.begin())] = table[r * dims[1] + c];
+        }
+        metric_rows_.push_back(std::move(row));
+      }
     }
     DEEPRFM_AGREE(comm_, static_cast<int>(metric_rows_.size()) == completed_layers_, input,
                   path_ << ": the checkpoint says " << completed_layers_ << " complete layers but "
@@ -197,6 +213,13 @@ data::TrainTest RunStore::load_state(const la::ProcessGrid& grid, int block) con
     out.description = f.read_attribute_string("/data", "description");
     const auto si = f.read_all_int64("/data/train_source_index");
     out.train.source_index.assign(si.begin(), si.end());
+    if (f.exists("/data/train_targets")) {
+      out.train.target_columns = out.test.target_columns =
+          static_cast<int>(f.read_attribute_int64("/data", "target_columns"));
+      out.train.targets = f.read_all_double("/data/train_targets");
+      if (f.exists("/data/test_targets"))
+        out.test.targets = f.read_all_double("/data/test_targets");
+    }
     out.feature_mean = f.read_all_double("/data/feature_mean");
     out.feature_std = f.read_all_double("/data/feature_std");
   }

@@ -25,7 +25,7 @@ void write_model_info(h5::File& f, const ModelInfo& info) {
   f.ensure_group(kModel);
   f.write_attribute(kModel, "format", std::string(kModelFormat));
   f.write_attribute(kModel, "format_version", kModelFormatVersion);
-  f.write_attribute(kModel, "task", std::string("classification"));
+  f.write_attribute(kModel, "task", std::string(info.regression ? "regression" : "classification"));
   f.write_attribute(kModel, "kernel", model::to_string(info.kernel.kind));
   f.write_attribute(kModel, "bandwidth", info.kernel.bandwidth);
   f.write_attribute(kModel, "width", static_cast<std::int64_t>(info.width));
@@ -85,9 +85,10 @@ SavedModel::SavedModel(const std::string& path, const mpi::Communicator& comm)
                 path << ": model format version " << version << " (written by deeprfm "
                      << written_by_ << "); this deeprfm reads version " << kModelFormatVersion);
   const std::string task = f.read_attribute_string(kModel, "task");
-  DEEPRFM_AGREE(comm, task == "classification", input,
+  DEEPRFM_AGREE(comm, task == "classification" || task == "regression", input,
                 path << ": a model for the task '" << task
-                     << "'; this deeprfm predicts with classification models");
+                     << "'; this deeprfm predicts with classification and regression models");
+  info_.regression = task == "regression";
   mpi::run_agreed(comm, [&] {
     info_.kernel.kind = model::parse_kernel_kind(f.read_attribute_string(kModel, "kernel"));
     info_.feature_init = model::parse_feature_init(f.read_attribute_string(kModel, "feature_init"));

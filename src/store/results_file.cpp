@@ -32,6 +32,18 @@ void write_data_group(h5::File& f, const data::TrainTest& data) {
     f.write_replicated("/data/test_source_index", {hsize_t(data.test.source_index.size())},
                        data.test.source_index.data());
   }
+  // Regression: the real-valued targets (row-major n x k), and the task.
+  f.write_attribute("/data", "task",
+                    std::string(data.train.regression() ? "regression" : "classification"));
+  if (data.train.regression()) {
+    const auto k = static_cast<hsize_t>(data.train.target_columns);
+    f.write_attribute("/data", "target_columns", static_cast<std::int64_t>(k));
+    f.write_replicated("/data/train_targets", {hsize_t(data.train.n()), k},
+                       data.train.targets.data());
+    if (data.test.n() > 0)
+      f.write_replicated("/data/test_targets", {hsize_t(data.test.n()), k},
+                         data.test.targets.data());
+  }
   f.write_replicated("/data/feature_mean", {hsize_t(data.feature_mean.size())},
                      data.feature_mean.data());
   f.write_replicated("/data/feature_std", {hsize_t(data.feature_std.size())},

@@ -27,6 +27,15 @@ Selection parse_selection(const std::string& text, const char* subject = "select
 /// "balanced" or "first". Local (pure).
 std::string to_string(Selection selection);
 
+/// What the targets are (docs/numerics.md §1): class labels, or real values (n x k) that the
+/// kernel machine fits directly (npy and hdf5 data only).
+enum class Task { classification, regression };
+
+/// "classification" / "regression"; anything else throws Error(input) about "task". Local.
+Task parse_task(const std::string& text);
+/// "classification" or "regression". Local (pure).
+std::string to_string(Task task);
+
 /// Where the samples come from, as the user states it (CLI --data ...).
 struct DataOptions {
   std::string kind = "fashion-mnist";  ///< fashion-mnist | mnist | cifar10 | hdf5 | npy | synthetic
@@ -51,7 +60,10 @@ struct DataOptions {
   /// How the n training points are chosen (default: class-balanced).
   Selection selection = Selection::balanced;
   /// How the n_test test points are chosen (default: the first n_test in file order).
-  Selection test_selection = Selection::first;
+  Selection test_selection = Selection::first;  /// Labels or real-valued targets (regression: the y
+                                                /// file/dataset holds floats, (n,) or
+  /// (n, k); the selections must be `first`).
+  Task task = Task::classification;
 };
 
 /// One labelled collection of samples in a file or generator, read by row ranges.
@@ -66,6 +78,14 @@ class SampleSource {
   virtual int dim() const = 0;
   /// Label of every sample (0-based), available on every rank. Local.
   virtual const std::vector<int>& labels() const = 0;
+  /// Real-valued targets of every sample, row-major size() x target_columns(), on every rank;
+  /// empty (and target_columns() 0) for a source of class labels. A source opened for
+  /// regression has labels() all 0. Local.
+  virtual const std::vector<double>& targets() const {
+    static const std::vector<double> none;
+    return none;
+  }
+  virtual int target_columns() const { return 0; }
   /// Read samples [first, first + count) as row-major doubles (pixels already scaled to
   /// [0,1]) into out (count * dim() values). Collective over `comm` if collective_reads() is
   /// true (HDF5), local otherwise; every rank must call it in the collective case, possibly
@@ -82,6 +102,11 @@ struct Dataset {
   std::vector<int> labels;                 ///< n labels, replicated, sorted ascending
   std::vector<std::int64_t> source_index;  ///< row i came from sample source_index[i]
   int classes = 0;
+  /// Regression: the targets of the rows, row-major n x target_columns (replicated); empty for
+  /// classification (labels are then the targets).
+  std::vector<double> targets;
+  int target_columns = 0;
+  bool regression() const { return target_columns > 0; }
   int n() const { return x.rows(); }
   int dim() const { return x.cols(); }
 };

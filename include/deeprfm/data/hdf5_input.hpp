@@ -24,11 +24,13 @@ struct Hdf5NameSubjects {
 /// rank); a missing or non-HDF5 file, a missing dataset (the message lists the root's names),
 /// a wrong rank or type, an X/y length mismatch or a negative label throws the same
 /// Error(input) on every rank (a missing dataset's error is about `subjects`). `comm` must outlive
-/// the source. Collective over `comm`; the source's read_rows is collective too (each rank reads
-/// only the rows it asks for).
+/// the source. With `real_targets` (regression) y is any numeric dataset of shape (n,) or (n, k)
+/// of finite values, read as doubles (labels() all 0). Collective over `comm`; the source's
+/// read_rows is collective too (each rank reads only the rows it asks for).
 std::unique_ptr<SampleSource> open_hdf5_source(const std::string& path, const std::string& x_name,
                                                const std::string& y_name,
                                                const mpi::Communicator& comm,
-                                               const Hdf5NameSubjects& subjects = {});
+                                               const Hdf5NameSubjects& subjects = {},
+                                               bool real_targets = false);
 
 }  // namespace deeprfm::data

@@ -55,7 +55,9 @@ class NpySource final : public SampleSource {
  public:
   /// Open and validate both files; labels must be integers (an integer dtype, or a floating
   /// dtype holding integral values) and as many as X has rows. Throws Error(input). Local.
-  NpySource(const std::string& x_path, const std::string& y_path);
+  /// With `real_targets` (regression), y holds real values of shape (n,) or (n, k), any
+  /// numeric dtype, finite; labels() are then all 0.
+  NpySource(const std::string& x_path, const std::string& y_path, bool real_targets = false);
   ~NpySource() override;
   NpySource(const NpySource&) = delete;
   NpySource& operator=(const NpySource&) = delete;
@@ -63,6 +65,8 @@ class NpySource final : public SampleSource {
   std::int64_t size() const override { return count_; }
   int dim() const override { return dim_; }
   const std::vector<int>& labels() const override { return labels_; }
+  const std::vector<double>& targets() const override { return targets_; }
+  int target_columns() const override { return target_columns_; }
   /// Read rows [first, first + count) converted to double, values as stored. Local.
   void read_rows(std::int64_t first, std::int64_t count, double* out) override;
   std::string describe() const override;
@@ -74,6 +78,8 @@ class NpySource final : public SampleSource {
   std::int64_t count_ = 0;
   int dim_ = 0;
   std::vector<int> labels_;
+  std::vector<double> targets_;
+  int target_columns_ = 0;
   std::vector<std::int64_t> fortran_column_;  ///< C-order feature -> Fortran column (if needed)
   std::FILE* file_ = nullptr;
   std::vector<unsigned char> buffer_;

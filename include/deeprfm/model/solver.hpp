@@ -30,6 +30,20 @@ SolveReport cholesky_solve(la::DistMatrix<double>& k, double ridge, la::DistMatr
 /// The ±1 one-hot target matrix Y (n x C) of docs/numerics.md §1 for replicated labels. Local.
 void fill_targets(la::DistMatrix<double>& y, const std::vector<int>& labels);
 
+/// Y (n x k) from replicated real-valued targets, row-major n x k (regression). Local.
+void fill_real_targets(la::DistMatrix<double>& y, const std::vector<double>& targets);
+
+/// Regression metrics of predictions P (n x k, block-cyclic) against replicated row-major
+/// targets Y: mse = (1/(n k)) Σ (P - Y)², r2 = 1 - Σ (P - Y)² / Σ (Y - ȳ_col)² (ȳ_col the mean
+/// of each target column over the n rows; NaN when every column is constant). n = 0 gives NaN.
+/// Identical on every rank. Collective over the grid of `predictions`.
+struct RegressionMetrics {
+  double mse = 0;
+  double r2 = 0;
+};
+RegressionMetrics regression_metrics(const la::DistMatrix<double>& predictions,
+                                     const std::vector<double>& targets);
+
 /// ||(K + mu I) A - Y||_F / ||Y||_F. Uses one n x C temporary. Collective.
 double relative_residual(const la::DistMatrix<double>& k, double ridge,
                          const la::DistMatrix<double>& a, const la::DistMatrix<double>& y);

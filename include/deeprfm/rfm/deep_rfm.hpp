@@ -30,6 +30,13 @@ struct LayerResult {
   double peak_rss_bytes = 0;  ///< largest peak resident set size over ranks so far
   double train_accuracy = 0;
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without test set
+  /// Regression (NaN otherwise): mean squared error and R² of the training and test
+  /// predictions (model::regression_metrics); train/test accuracy and the collapse metrics are
+  /// then NaN.
+  double train_mse = std::numeric_limits<double>::quiet_NaN();
+  double train_r2 = std::numeric_limits<double>::quiet_NaN();
+  double test_mse = std::numeric_limits<double>::quiet_NaN();
+  double test_r2 = std::numeric_limits<double>::quiet_NaN();
   model::KernelStats kernel_stats;
   std::vector<double> agop;  ///< d x d row-major; with T iterations M_T, the last update
   /// With --iterations T > 1, per iteration t = 1..T: the AGOP M_t in the original coordinates
@@ -61,6 +68,13 @@ double estimate_layer_flops(double n, double d, double width, double classes, do
 /// Test rows whose kernel rows are formed at once (bounds the test kernel to ~n^2/4). Local.
 int test_chunk_rows(int n, int n_test, int block);
 
+/// The real-valued targets of a regression run (Dataset::targets of both sets, row-major
+/// n x k and n_test x k, replicated).
+struct RegressionTargets {
+  const std::vector<double>* train = nullptr;
+  const std::vector<double>* test = nullptr;
+};
+
 /// Deep RFM over a process grid.
 class DeepRfm {
  public:
@@ -70,11 +84,13 @@ class DeepRfm {
   /// width: d -> config.width); `x_test` likewise for the test set (may have 0 rows). With
   /// `keep` not null, the layer's model (saved_model.hpp: the normalised X_l, A_l, S_l, W_l and
   /// the test predictions) is moved into *keep instead of being freed (n d + n C more memory
-  /// until the caller lets it go). Collective over the grid; every failure is agreed and
-  /// thrown on every rank.
+  /// until the caller lets it go). With `regression`, the targets are real (`classes` is then
+  /// their column count k) and the layer reports MSE and R² instead of accuracy and collapse
+  /// metrics. Collective over the grid; every failure is agreed and thrown on every rank.
   LayerResult run_layer(int layer, la::DistMatrix<double>& x, const std::vector<int>& labels,
                         int classes, la::DistMatrix<double>& x_test,
-                        const std::vector<int>& test_labels, LayerModel* keep = nullptr);
+                        const std::vector<int>& test_labels, LayerModel* keep = nullptr,
+                        const RegressionTargets* regression = nullptr);
 
   const ModelConfig& config() const { return config_; }
 

@@ -28,7 +28,9 @@ struct PredictSettings {
 
 /// Per layer of a prediction, identical on every rank.
 struct LayerPrediction {
-  double accuracy = 0;
+  double accuracy = 0;  ///< classification (NaN for a regression model)
+  double mse = 0;       ///< regression: mean squared error and R² (model::regression_metrics)
+  double r2 = 0;
   double seconds = 0;  ///< wall time of the layer, largest over ranks
   /// With the run's own test set: max |P - P_run| / max |P_run| against the predictions the
   /// run stored (NaN when not compared).

@@ -33,6 +33,10 @@ struct RunInfo {
 
 /// Names of the per-layer metrics columns, in table order. Local.
 const std::vector<std::string>& metric_columns();
+/// Position of a column in metric_columns(); throws std::logic_error for an unknown name. Local.
+std::size_t column_index(const std::string& name);
+/// train_mse, train_r2, test_mse, test_r2: in the table of a regression run only. Local.
+bool is_regression_column(const std::string& name);
 /// The row of metric_columns() values for one layer. Local.
 std::vector<double> metric_row(const rfm::LayerResult& layer);
 

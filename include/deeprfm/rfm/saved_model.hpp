@@ -32,7 +32,8 @@ struct ModelInfo {
   int width = 0;  ///< D
   model::FeatureInit feature_init = model::FeatureInit::gaussian;
   std::uint64_t seed = 0;
-  int classes = 0;
+  int classes = 0;                   ///< C, or k target columns for regression
+  bool regression = false;           ///< task: real-valued targets (no argmax)
   int dim_input = 0;                 ///< d of the raw data
   bool test_own_statistics = false;  ///< new data is standardised with its own statistics
   std::vector<double> feature_mean;  ///< training statistics (dim_input)

@@ -241,21 +241,32 @@ void PeerWatch::loop() {
 
 void PeerWatch::leave(int lost) {
   // One line, from the lowest rank that is not the lost one: rank 0, or rank 1 if rank 0 is
-  // lost. The others wait (a few intervals at most) until it has printed, so that the launcher,
-  // which ends every rank once one exits, does not cut it short.
+  // lost. The others wait until it has printed, so that the launcher, which ends every rank once
+  // one exits, does not cut it short: for as long as it keeps beating (it sees the verdict at
+  // its next poll; at most --peer-timeout), or 3 intervals + 2 s after its last beat.
   const int printer = lost == 0 ? 1 : 0;
   std::vector<char> buffer;
   if (rank_ != printer) {
     write_slot(kSlotLeaving);
-    const double until = monotonic_seconds() + 3 * interval_ + 2.0;
+    const double start = monotonic_seconds();
+    double last_beat = start;
+    std::uint64_t beats = 0;
     bool printed = false;
-    while (!printed && monotonic_seconds() < until) {
+    for (;;) {
       ::usleep(50000);
+      const double now = monotonic_seconds();
       if (read_all(buffer)) {
         Slot slot{};
         std::memcpy(&slot, buffer.data() + 64L * (printer + 1), 64);
         printed = slot.state == kSlotReported;
+        if (slot.beats != beats) {
+          beats = slot.beats;
+          last_beat = now;
+        }
       }
+      if (printed || now - last_beat > 3 * interval_ + 2.0 ||
+          now - start > std::max(timeout_, 3 * interval_ + 2.0))
+        break;
     }
     if (printed) ::_exit(kExitStoppedBySignal);
     // The printer did not answer (lost as well?): say it here rather than not at all.

@@ -206,7 +206,7 @@ def rank_loss(tmp, reference, victim, sig, trial):
           and "the checkpoint after layer 1 in %s is intact" % out in msgs[0]
           and "continue with --resume" in msgs[0])
     check("... ONE line naming rank %d, host, pid and the intact checkpoint" % victim, ok,
-          "%d lines: %s" % (len(msgs), err[-700:]))
+          "%d lines:\n%s\n--- stderr ---\n%s" % (len(msgs), "\n".join(msgs), err[-700:]))
     check("... the file holds the checkpoint after layer 1", completed_layers(out) == 1,
           str(completed_layers(out)))
     r = mpirun(["--resume", out])

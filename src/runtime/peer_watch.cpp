@@ -228,6 +228,20 @@ void PeerWatch::loop() {
       else if (now - changed[r] > timeout_)
         reason = kReasonSilent;
       if (reason == 0) continue;
+      // Confirm on a fresh read before acting: this thread may itself have been stopped since
+      // its read (a SIGSTOPped rank is continued by the launcher once the others have left),
+      // and the peer may meanwhile have left on purpose or another rank given the verdict.
+      std::vector<char> fresh;
+      if (!read_all(fresh) || monotonic_seconds() - now > gap) {
+        reset = true;
+        break;
+      }
+      std::memcpy(&verdict, fresh.data(), 64);
+      if (verdict.lost > 0) leave(verdict.lost - 1);
+      std::memcpy(&slot, fresh.data() + 64L * (r + 1), 64);
+      if (slot.state == kSlotLeaving || slot.state == kSlotReported ||
+          (reason == kReasonSilent && slot.beats != seen[r]))
+        continue;
       verdict.lost = r + 1;
       verdict.pid = slot.pid;
       verdict.reason = reason;

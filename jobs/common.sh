@@ -82,7 +82,10 @@ launch_ranks() {
   if [ -n "${SLURM_JOB_ID:-}" ] && [ "$DEEPRFM_LAUNCHER" = srun ]; then
     local -a srun_flags
     read -r -a srun_flags <<<"$DEEPRFM_SRUN_FLAGS"
-    cmd=(srun --ntasks="$np" "${srun_flags[@]}" "$DEEPRFM_BIN" "$@")
+    # --kill-on-bad-exit: a task that dies (SIGKILL, OOM killer) or that deeprfm's peer watch
+    # ends (exit 75) ends the whole step at once; Slurm 22.05 would otherwise leave the other
+    # tasks running, a stopped one for ever (docs/checkpointing.md, "A rank lost").
+    cmd=(srun --ntasks="$np" --kill-on-bad-exit=1 "${srun_flags[@]}" "$DEEPRFM_BIN" "$@")
   else
     local -a flags=(-n "$np" -x OPENBLAS_NUM_THREADS)
     [ -n "${OPENBLAS_CORETYPE:-}" ] && flags+=(-x OPENBLAS_CORETYPE)

@@ -31,7 +31,7 @@ set_tests_properties(slurm_cluster_stop PROPERTIES
 
 # name, timeout (s); run one at a time (they share the cluster's two nodes), longest first.
 foreach(t IN ITEMS "time_limit;1500;100" "job_scripts;1200;90" "node_failure;900;80"
-                   "cross_node;600;70")
+                   "cross_node;600;70" "rank_loss;300;60")
   list(GET t 0 name)
   list(GET t 1 timeout)
   list(GET t 2 cost)

@@ -24,9 +24,9 @@ namespace {
 
 /// Options that steer one invocation only: never stored, never compared on --resume.
 const std::set<std::string>& invocation_options() {
-  static const std::set<std::string> names = {"help",      "version",  "config",      "quiet",
-                                              "resume",    "output",   "overwrite",   "continue",
-                                              "mem-limit", "deadline", "stop-margin", "stop-grace"};
+  static const std::set<std::string> names = {
+      "help",     "version",   "config",   "quiet",       "resume",     "output",      "overwrite",
+      "continue", "mem-limit", "deadline", "stop-margin", "stop-grace", "peer-timeout"};
   return names;
 }
 
@@ -153,7 +153,10 @@ po::options_description describe_options() {
       "seconds before the deadline by which the run must have exited")(
       "stop-grace", po::value<double>()->default_value(60.0),
       "seconds to wait after a stop signal for the next safe point before the layer in flight "
-      "is abandoned");
+      "is abandoned")(
+      "peer-timeout", po::value<double>()->default_value(300.0),
+      "seconds without a heartbeat after which a rank counts as lost (stopped, hung or on a lost "
+      "node) and every other rank exits 75; 0 = no peer watch");
 
   po::options_description all(
       "deeprfm: distributed Deep Recursive Feature Machines\n\n"
@@ -228,10 +231,14 @@ RunOptions from_variables(const po::variables_map& vm) {
   o.limits.deadline = parse_deadline(get<std::string>(vm, "deadline"));
   o.limits.stop_margin = get<double>(vm, "stop-margin");
   o.limits.stop_grace = get<double>(vm, "stop-grace");
+  o.limits.peer_timeout = get<double>(vm, "peer-timeout");
   DEEPRFM_CHECK(std::isfinite(o.limits.stop_margin) && o.limits.stop_margin >= 0, input,
                 "--stop-margin must be a number of seconds >= 0, got " << o.limits.stop_margin);
   DEEPRFM_CHECK(std::isfinite(o.limits.stop_grace) && o.limits.stop_grace >= 0, input,
                 "--stop-grace must be a number of seconds >= 0, got " << o.limits.stop_grace);
+  DEEPRFM_CHECK(
+      std::isfinite(o.limits.peer_timeout) && o.limits.peer_timeout >= 0, input,
+      "--peer-timeout must be a number of seconds >= 0 (0 = off), got " << o.limits.peer_timeout);
 
   o.model.validate();
   const std::int64_t n = o.data.n, n_test = o.data.n_test;

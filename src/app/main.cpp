@@ -17,6 +17,7 @@
 #include <deeprfm/rfm/run_store.hpp>
 #include <deeprfm/rfm/saved_model.hpp>
 #include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/runtime/peer_watch.hpp>
 #include <deeprfm/store/run_lock.hpp>
 
 #include "cli.hpp"
@@ -111,6 +112,8 @@ int main(int argc, char** argv) {
     text.resume_flag = "--resume";
     text.stop_grace_flag = "--stop-grace";
     deeprfm::Watchdog watchdog(limits, text, world.rank());
+    // A rank that dies or stops beating ends every other rank (docs/checkpointing.md).
+    const deeprfm::PeerWatch peers(parsed.options.output, limits.peer_timeout, text, world);
     return deeprfm::rfm::run_deep_rfm(parsed.options, limits, process_start, world,
                                       existing ? &*existing : nullptr, watchdog);
   });

@@ -24,9 +24,9 @@ namespace {
 
 /// Options that steer one invocation only: never compared on --resume.
 const std::set<std::string>& invocation_options() {
-  static const std::set<std::string> names = {"help",        "version",   "config",    "quiet",
-                                              "resume",      "output",    "overwrite", "deadline",
-                                              "stop-margin", "stop-grace"};
+  static const std::set<std::string> names = {
+      "help",      "version",  "config",      "quiet",      "resume",      "output",
+      "overwrite", "deadline", "stop-margin", "stop-grace", "peer-timeout"};
   return names;
 }
 
@@ -54,7 +54,10 @@ po::options_description describe_mlp_options(MlpRunOptions& o, std::string& opti
       "seconds before the deadline by which the run must have exited")(
       "stop-grace", po::value<double>(&o.limits.stop_grace)->default_value(60.0),
       "seconds to wait after a stop signal for the next epoch end before the epoch in flight "
-      "is abandoned");
+      "is abandoned")(
+      "peer-timeout", po::value<double>(&o.limits.peer_timeout)->default_value(300.0),
+      "seconds without a heartbeat after which a rank counts as lost (stopped, hung or on a lost "
+      "node) and every other rank exits 75; 0 = no peer watch");
 
   po::options_description data("Data (the same as deeprfm's)");
   data.add_options()("data", po::value<std::string>(&o.data.kind)->default_value("fashion-mnist"),
@@ -252,7 +255,7 @@ MlpParseResult parse_mlp_command_line(
                                   << ": a resumed run continues in its own file");
       base["output"] = resume;
       base["resume"] = resume;
-      for (const char* name : {"quiet", "deadline", "stop-margin", "stop-grace"})
+      for (const char* name : {"quiet", "deadline", "stop-margin", "stop-grace", "peer-timeout"})
         if (cmd.count(name) && !cmd[name].defaulted())
           base[name] = option_to_text(cmd[name].value());
       std::ostringstream text;
@@ -307,9 +310,12 @@ MlpParseResult parse_mlp_command_line(
                 "--stop-margin must be a number of seconds >= 0, got " << o.limits.stop_margin);
   DEEPRFM_CHECK(std::isfinite(o.limits.stop_grace) && o.limits.stop_grace >= 0, input,
                 "--stop-grace must be a number of seconds >= 0, got " << o.limits.stop_grace);
+  DEEPRFM_CHECK(
+      std::isfinite(o.limits.peer_timeout) && o.limits.peer_timeout >= 0, input,
+      "--peer-timeout must be a number of seconds >= 0 (0 = off), got " << o.limits.peer_timeout);
   for (const auto& [name, value] : vm) {
     if (name == "help" || name == "version" || name == "resume" || name == "deadline" ||
-        name == "stop-margin" || name == "stop-grace")
+        name == "stop-margin" || name == "stop-grace" || name == "peer-timeout")
       continue;
     o.effective.emplace_back(name, option_to_text(value.value()));
   }

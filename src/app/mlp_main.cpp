@@ -6,6 +6,7 @@
 
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/runtime/run_control.hpp>
+#include <deeprfm/runtime/peer_watch.hpp>
 #include <deeprfm/store/run_lock.hpp>
 #include <deeprfm/la/blas_info.hpp>
 #include <deeprfm/mlp/checkpoint.hpp>
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
     text.resume_flag = "--resume";
     text.stop_grace_flag = "--stop-grace";
     deeprfm::Watchdog watchdog(limits, text, world.rank());
+    // A rank that dies or stops beating ends every other rank (docs/checkpointing.md).
+    const deeprfm::PeerWatch peers(parsed.options.output, limits.peer_timeout, text, world);
     watchdog.arm_deadline();
     return run(parsed.options, limits, world, existing ? &*existing : nullptr);
   });

@@ -22,6 +22,7 @@
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/base/run_context.hpp>
 #include <deeprfm/la/scalapack.hpp>
+#include <deeprfm/runtime/peer_watch.hpp>
 
 namespace deeprfm {
 
@@ -118,12 +119,13 @@ double parse_deadline(const std::string& text) {
 }
 
 TimeLimits agree_time_limits(const TimeLimits& mine, const mpi::Communicator& comm) {
-  double values[3] = {mine.deadline, mine.stop_margin, mine.stop_grace};
-  comm.broadcast(values, 3, 0);
+  double values[4] = {mine.deadline, mine.stop_margin, mine.stop_grace, mine.peer_timeout};
+  comm.broadcast(values, 4, 0);
   TimeLimits out;
   out.deadline = values[0];
   out.stop_margin = values[1];
   out.stop_grace = values[2];
+  out.peer_timeout = values[3];
   return out;
 }
 
@@ -202,41 +204,41 @@ void Watchdog::loop() {
   }
 }
 
+std::string abandonment_text(const WatchdogText& text) {
+  char phase[64];
+  run_phase_copy(phase, sizeof(phase));
+  const int in_flight = g_in_flight.load(), committed = g_committed.load();
+  const bool committing = g_commits_running.load() > 0;
+  const char* unit = text.unit.c_str();
+  const char* file = text.output.c_str();
+  char what[160];
+  if (in_flight > 0 && committing)
+    std::snprintf(what, sizeof(what), "abandoning the commit of %s %d in flight", unit, in_flight);
+  else if (in_flight > 0)
+    std::snprintf(what, sizeof(what), "abandoning %s %d (phase %s) in flight", unit, in_flight,
+                  phase[0] ? phase : "-");
+  else
+    std::snprintf(what, sizeof(what), "abandoning the run in phase %s", phase[0] ? phase : "-");
+  char next[320] = "";
+  if (!text.resume_flag.empty())
+    std::snprintf(next, sizeof(next), "; continue with %s %s", text.resume_flag.c_str(), file);
+  char kept[512];
+  if (committed > 0)
+    std::snprintf(kept, sizeof(kept), "the checkpoint after %s %d in %s is intact%s", unit,
+                  committed, file, next);
+  else if (committed == 0)
+    std::snprintf(kept, sizeof(kept), "%s holds no complete %s yet%s", file, unit, next);
+  else
+    std::snprintf(kept, sizeof(kept), "no results file was written yet");
+  return std::string(what) + "; " + kept;
+}
+
 void Watchdog::abandon(const char* reason) {
+  announce_leaving();  // the peers must not report this rank as lost
   if (rank_ == 0) {
-    char phase[64];
-    run_phase_copy(phase, sizeof(phase));
-    const int in_flight = g_in_flight.load(), committed = g_committed.load();
-    const bool committing = g_commits_running.load() > 0;
-    const char* unit = text_.unit.c_str();
-    const char* file = text_.output.c_str();
-    char what[160];
-    if (in_flight > 0 && committing)
-      std::snprintf(what, sizeof(what), "abandoning the commit of %s %d in flight", unit,
-                    in_flight);
-    else if (in_flight > 0)
-      std::snprintf(what, sizeof(what), "abandoning %s %d (phase %s) in flight", unit, in_flight,
-                    phase[0] ? phase : "-");
-    else
-      std::snprintf(what, sizeof(what), "abandoning the run in phase %s", phase[0] ? phase : "-");
-    char next[320] = "";
-    if (!text_.resume_flag.empty())
-      std::snprintf(next, sizeof(next), "; continue with %s %s", text_.resume_flag.c_str(), file);
-    char kept[512];
-    if (committed > 0)
-      std::snprintf(kept, sizeof(kept), "the checkpoint after %s %d in %s is intact%s", unit,
-                    committed, file, next);
-    else if (committed == 0)
-      std::snprintf(kept, sizeof(kept), "%s holds no complete %s yet%s", file, unit, next);
-    else
-      std::snprintf(kept, sizeof(kept), "no results file was written yet");
-    char line[1024];
-    const int len = std::snprintf(line, sizeof(line), "%s: %s: %s; %s\n", text_.program.c_str(),
-                                  reason, what, kept);
-    if (len > 0) {
-      const ssize_t ignored = ::write(2, line, std::min<std::size_t>(len, sizeof(line) - 1));
-      (void)ignored;
-    }
+    const std::string line = text_.program + ": " + reason + ": " + abandonment_text(text_) + "\n";
+    const ssize_t ignored = ::write(2, line.data(), line.size());
+    (void)ignored;
   }
   // No MPI, no HDF5, no destructors: the last complete checkpoint on disk is the state.
   ::_exit(kExitStoppedBySignal);

@@ -41,7 +41,7 @@ for s in "run 2" seeds strong weak; do
   check "DRY_RUN $s: exit 0" test "$rc" -eq 0
   check "DRY_RUN $s: prints the sbatch command line" grep -q '^sbatch .*jobs/[a-z-]*\.sbatch$' "$out"
   check "DRY_RUN $s: prints the deeprfm command line" \
-    grep -q -- "runs: srun --ntasks=[0-9]* --mpi=pmix --cpu-bind=cores $bin --continue --output $tmp/results/" "$out"
+    grep -q -- "runs: srun --ntasks=[0-9]* --kill-on-bad-exit=1 --mpi=pmix --cpu-bind=cores $bin --continue --output $tmp/results/" "$out"
   check "DRY_RUN $s: no job id, nothing 'submitted'" bash -c "! grep -q -E 'submitted|4242' '$out'"
 done
 check "DRY_RUN: sbatch never called" test ! -e "$tmp/sbatch-called"

@@ -83,9 +83,10 @@ class TimeLimitStop : public std::exception {
 /// The job's time limit as the run sees it. Every rank must hold the same values
 /// (agree_time_limits).
 struct TimeLimits {
-  double deadline = 0;      ///< Unix time (s) at which the job is killed; 0 = no deadline
-  double stop_margin = 30;  ///< the run must have exited this many seconds before the deadline
-  double stop_grace = 60;   ///< after a stop signal, wait this long for a safe point
+  double deadline = 0;        ///< Unix time (s) at which the job is killed; 0 = no deadline
+  double stop_margin = 30;    ///< the run must have exited this many seconds before the deadline
+  double stop_grace = 60;     ///< after a stop signal, wait this long for a safe point
+  double peer_timeout = 300;  ///< a rank without a heartbeat this long is lost; 0 = no watch
 };
 
 /// --deadline's value: "" = the environment variable SLURM_JOB_END_TIME if it is set and a
@@ -119,7 +120,7 @@ class CommitInProgress {
 /// for it (within the same bound as for a commit) instead of abandoning. Local.
 void note_orderly_stop();
 
-/// Words for the watchdog's message.
+/// Words for the watchdog's (and the peer watch's) message.
 struct WatchdogText {
   std::string program = "deeprfm";  ///< message prefix
   std::string unit = "layer";       ///< "layer" or "epoch"
@@ -129,6 +130,13 @@ struct WatchdogText {
   std::string resume_flag;
   std::string stop_grace_flag;  ///< the flag setting stop_grace, named after it; may be empty
 };
+
+/// What the run leaves when it is ended now, for a message: "abandoning layer 3 (phase agop) in
+/// flight; the checkpoint after layer 2 in FILE is intact; continue with --resume FILE" (or "the
+/// commit of layer L in flight", "FILE holds no complete layer yet", "no results file was
+/// written yet"). Reads the progress set by set_progress; for the threads that end the process.
+/// Local.
+std::string abandonment_text(const WatchdogText& text);
 
 /// One thread per rank that ends the process when a long phase would outlast the job: when
 /// now >= deadline - stop_margin, when a stop signal has been pending for more than

@@ -252,6 +252,26 @@ RunOptions from_variables(const po::variables_map& vm) {
   DEEPRFM_CHECK(!o.output.empty(), input, "--output must name a file");
   DEEPRFM_CHECK(o.blas_threads >= 0, input, "--blas-threads must be >= 0");
   DEEPRFM_CHECK(o.pblas_block >= 0, input, "--pblas-block must be >= 0, got " << o.pblas_block);
+  // Every numeric option within its range before anything is allocated from
+  // it (the checks above give the specific messages of the common mistakes).
+  check_option_ranges(
+      vm, {{"n", 0, kMaxDimension, "an integer in [0, 2147483647] (0 = all)"},
+           {"n-test", -1, kMaxDimension, "an integer in [-1, 2147483647] (0 = all, -1 = none)"},
+           {"classes", 0, kMaxDimension, "0 (from the data) or an integer >= 2"},
+           {"dim", 1, kMaxDimension, "an integer in [1, 2147483647]"},
+           {"separation", 0, kMaxFinite, "a finite number >= 0"},
+           {"layers", 1, kMaxDimension, "an integer >= 1"},
+           {"bandwidth", 0, kMaxFinite, "a finite number > 0"},
+           {"ridge", 0, kMaxFinite, "a finite number >= 0"},
+           {"residual-tolerance", 0, kMaxFinite, "a finite number > 0"},
+           {"iterations", 1, 100, "an integer in [1, 100]"},
+           {"width", 1, kMaxDimension, "an integer in [1, 2147483647]"},
+           {"seed", 0, kMaxSeed, "an integer in [0, 2^63 - 1] (a negative seed wraps around)"},
+           {"block-size", 1, kMaxDimension, "an integer in [1, 2147483647]"},
+           {"blas-threads", 0, 4096, "an integer in [0, 4096] (0 = the library default)"},
+           {"pblas-block", 0, kMaxDimension, "an integer >= 0 (0 = from --block-size)"},
+           {"stop-margin", 0, kMaxFinite, "a finite number of seconds >= 0"},
+           {"stop-grace", 0, kMaxFinite, "a finite number of seconds >= 0"}});
 
   for (const auto& [name, value] : vm) {
     if (invocation_options().count(name)) continue;
@@ -355,10 +375,11 @@ ParseResult parse_command_line(int argc, char** argv,
   store_or_throw([&] {
     po::store(po::command_line_parser(argc, argv).options(all).run(), cmd);
     if (cmd.count("config")) {
-      const std::string path = cmd["config"].as<std::string>();
-      std::ifstream in(path);
-      DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
-      po::store(po::parse_config_file(in, all), cmd);
+      // --resume and --continue choose what the invocation does with an existing file: only
+      // the command line may say it (main reads --resume before parsing).
+      po::store(parse_config_checked(cmd["config"].as<std::string>(), all,
+                                     {"help", "version", "config", "resume", "continue"}),
+                cmd);
     }
     po::notify(cmd);
   });

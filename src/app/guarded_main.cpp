@@ -26,12 +26,26 @@ int guarded_main(const mpi::Communicator& world, MainContext& context,
     return body();
   } catch (const StopRequested& stop) {
     // Every rank threw it at the same safe point; the last complete checkpoint is intact.
-    if (world.rank() == 0) {
+    const int committed = committed_progress();
+    if (world.rank() == 0 && committed > 0) {
       std::fprintf(stderr,
                    "%s: stopped by signal %d; the last complete checkpoint is in %s.\n"
                    "%s: continue with: mpirun -n P %s --resume %s\n",
                    program, stop.signal(), context.output.c_str(), program, program,
                    context.output.c_str());
+    } else if (world.rank() == 0 && committed == 0) {
+      // The file exists and holds the run's data but no complete layer: it resumes.
+      std::fprintf(stderr,
+                   "%s: stopped by signal %d before the first checkpoint; %s holds no complete "
+                   "checkpoint yet.\n%s: continue with: mpirun -n P %s --resume %s\n",
+                   program, stop.signal(), context.output.c_str(), program, program,
+                   context.output.c_str());
+    } else if (world.rank() == 0) {
+      std::fprintf(stderr,
+                   "%s: stopped by signal %d before the first checkpoint; no results file was "
+                   "written%s%s: start again with the same command\n",
+                   program, stop.signal(), context.output.empty() ? ".\n" : " (",
+                   context.output.empty() ? "" : (context.output + ").\n").c_str());
     }
     return kExitStoppedBySignal;
   } catch (const TimeLimitStop& stop) {

@@ -220,10 +220,10 @@ MlpParseResult parse_mlp_command_line(
   try {
     po::store(po::command_line_parser(argc, argv).options(all).run(), cmd);
     if (cmd.count("config")) {
-      const std::string path = cmd["config"].as<std::string>();
-      std::ifstream in(path);
-      DEEPRFM_CHECK(in.good(), input, "cannot read config file '" << path << "'");
-      po::store(po::parse_config_file(in, all), cmd);
+      // --resume says what this invocation does with an existing file: command line only.
+      po::store(parse_config_checked(cmd["config"].as<std::string>(), all,
+                                     {"help", "version", "config", "resume"}),
+                cmd);
     }
     const std::string resume = cmd.count("resume") ? cmd["resume"].as<std::string>() : "";
     if (!resume.empty() && !cmd.count("help") && !cmd.count("version")) {
@@ -302,6 +302,24 @@ MlpParseResult parse_mlp_command_line(
       o.checkpoint_every >= 0, input,
       "--checkpoint-every must be >= 0 (0 = at measurements only), got " << o.checkpoint_every);
 
+  // Every numeric option within its range before anything is allocated from it (the checks
+  // above give the specific messages of the common mistakes).
+  check_option_ranges(
+      vm, {{"n", 0, kMaxDimension, "an integer in [0, 2147483647] (0 = all)"},
+           {"n-test", -1, kMaxDimension, "an integer in [-1, 2147483647] (0 = all, -1 = none)"},
+           {"classes", 0, kMaxDimension, "0 (from the data) or an integer >= 2"},
+           {"dim", 1, kMaxDimension, "an integer in [1, 2147483647]"},
+           {"separation", 0, kMaxFinite, "a finite number >= 0"},
+           {"seed", 0, kMaxSeed, "an integer in [0, 2^63 - 1] (a negative seed wraps around)"},
+           {"beta1", 0, kMaxFinite, "a number in [0, 1)"},
+           {"beta2", 0, kMaxFinite, "a number in [0, 1)"},
+           {"momentum", 0, kMaxFinite, "a number in [0, 1)"},
+           {"lr", 0, kMaxFinite, "a finite number > 0"},
+           {"init-gain", 0, kMaxFinite, "a finite number > 0"},
+           {"adam-eps", 0, kMaxFinite, "a finite number > 0"},
+           {"blas-threads", 0, 4096, "an integer in [0, 4096] (0 = the library default)"},
+           {"stop-margin", 0, kMaxFinite, "a finite number of seconds >= 0"},
+           {"stop-grace", 0, kMaxFinite, "a finite number of seconds >= 0"}});
   std::ostringstream cmdline;
   for (int i = 0; i < argc; ++i) cmdline << (i ? " " : "") << argv[i];
   o.command_line = cmdline.str();

@@ -113,6 +113,10 @@ PredictCommand parse_predict_command_line(int argc, char** argv) {
   c.n = vm["n"].as<std::int64_t>();
   DEEPRFM_CHECK_ABOUT(c.n >= 0, input, "n",
                       "the number of points must be >= 0 (0 = all), got " << c.n);
+  // Every numeric option within its range before anything is allocated from it.
+  check_option_ranges(
+      vm, {{"n", 0, kMaxDimension, "an integer in [0, 2147483647] (0 = all)"},
+           {"blas-threads", 0, 4096, "an integer in [0, 4096] (0 = the library default)"}});
   std::ostringstream cmdline;
   cmdline << "deeprfm";
   for (int i = 0; i < argc; ++i) cmdline << " " << argv[i];

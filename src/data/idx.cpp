@@ -86,7 +86,8 @@ class IdxSource::Stream {
         if (rc < 0) {
           int code = 0;
           const char* text = gzerror(gz_, &code);
-          DEEPRFM_THROW(input, path_ << ": corrupt gzip data (" << (text ? text : "?") << ")");
+          DEEPRFM_THROW(input, path_ << ": corrupt gzip data (" << (text ? text : "?")
+                                     << "): the file is damaged, replace it");
         }
         got = static_cast<std::size_t>(rc);
       } else {
@@ -131,34 +132,19 @@ class IdxSource::Stream {
     }
   }
 
-  /// Total size of the (decompressed) data in bytes, leaving the position unchanged for plain
-  /// files. For gzip the trailer's ISIZE field (size mod 2^32 of the last member) is compared
-  /// with `expected` first; only on disagreement is the stream decompressed to count (and then
-  /// rewound).
-  std::int64_t data_size(std::int64_t expected, std::vector<unsigned char>& scratch) {
+  /// Total size of the (decompressed) data in bytes, leaving the position unchanged. A gzip
+  /// stream is decompressed once to its end, so that its CRC-32 and length are checked even
+  /// when only a prefix of the samples is used (a corrupt stream throws Error(input) here; a cut
+  /// one gives a short size), then rewound.
+  std::int64_t data_size(std::vector<unsigned char>& scratch) {
     std::error_code ec;
     const auto raw = static_cast<std::int64_t>(std::filesystem::file_size(path_, ec));
     DEEPRFM_CHECK(!ec, input, path_ << ": cannot stat (" << ec.message() << ")");
     if (!gzip_) return raw;
-    if (raw >= 18) {
-      std::FILE* f = std::fopen(path_.c_str(), "rb");
-      unsigned char t[4] = {0, 0, 0, 0};
-      bool ok = f && fseeko(f, -4, SEEK_END) == 0 && std::fread(t, 1, 4, f) == 4;
-      if (f) std::fclose(f);
-      const std::uint32_t isize = std::uint32_t(t[0]) | (std::uint32_t(t[1]) << 8) |
-                                  (std::uint32_t(t[2]) << 16) | (std::uint32_t(t[3]) << 24);
-      if (ok && isize == static_cast<std::uint32_t>(expected)) return expected;
-    }
-    // Disagreement (truncated, multi-member or > 4 GiB file): count by decompressing.
     const std::int64_t start = position_;
     if (scratch.size() < kStreamBufferBytes) scratch.resize(kStreamBufferBytes);
     for (;;) {
-      std::size_t got = 0;
-      try {
-        got = read_some(scratch.data(), scratch.size());
-      } catch (const Error&) {
-        break;  // a corrupt / cut stream: what was decompressed so far is the usable size
-      }
+      const std::size_t got = read_some(scratch.data(), scratch.size());
       if (got < scratch.size()) break;
     }
     const std::int64_t total = position_;
@@ -219,7 +205,7 @@ IdxSource::IdxSource(const std::string& images_path, const std::string& labels_p
   image_cols_ = static_cast<int>(cols);
   dim_ = static_cast<int>(rows * cols);
   const std::int64_t expected = 16 + count_ * dim_;
-  const std::int64_t actual = images_->data_size(expected, buffer_);
+  const std::int64_t actual = images_->data_size(buffer_);
   DEEPRFM_CHECK(actual >= expected, input,
                 images_path << ": truncated data (header promises " << count_ << " images of "
                             << rows << "x" << cols << " = " << expected << " bytes, file holds "

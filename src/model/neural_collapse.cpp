@@ -8,6 +8,7 @@
 
 #include <deeprfm/base/error.hpp>
 #include <deeprfm/la/scalapack.hpp>
+#include <deeprfm/mpi/communicator.hpp>
 
 namespace deeprfm::model {
 
@@ -21,7 +22,8 @@ constexpr std::size_t kPanelElements = std::size_t(1) << 18;
 /// Validate the labels against n rows and count the classes.
 /// The labels are replicated and n is the global row count, so every rank reaches the same
 /// verdict from the same data: a plain (local) DEEPRFM_CHECK throws the same Error(input) on
-/// every rank before any collective call, and no agreement round is needed.
+/// every rank before any collective call. The callers run it inside an agreement, so that the
+/// error is marked agreed and ends with one message (not one per rank and an MPI_Abort).
 std::vector<std::int64_t> count_classes(int n, const std::vector<int>& labels, int classes) {
   DEEPRFM_CHECK(classes >= 1, input,
                 "neural-collapse metrics: need at least one class, got " << classes);
@@ -176,16 +178,22 @@ double pinv_relative_threshold(int classes, int features) {
 
 std::vector<double> class_means(const la::DistMatrix<double>& h, const std::vector<int>& labels,
                                 int classes) {
-  const auto counts = count_classes(h.rows(), labels, classes);
+  // The same verdict on every rank, agreed so that it ends as one error, not one per rank.
+  std::vector<std::int64_t> counts;
+  mpi::run_agreed(h.grid().full(), [&] { counts = count_classes(h.rows(), labels, classes); });
   return class_means_counted(h, labels, classes, counts);
 }
 
 CollapseMetrics neural_collapse(const la::DistMatrix<double>& h, const std::vector<int>& labels,
                                 int classes) {
-  // Checked from global sizes only: the same verdict on every rank (see count_classes).
-  DEEPRFM_CHECK(classes >= 2, input,
-                "neural-collapse metrics need at least 2 classes, got " << classes);
-  const auto counts = count_classes(h.rows(), labels, classes);
+  // Checked from global sizes only: the same verdict on every rank (see count_classes), agreed
+  // so that it ends as one error, not one per rank.
+  std::vector<std::int64_t> counts;
+  mpi::run_agreed(h.grid().full(), [&] {
+    DEEPRFM_CHECK(classes >= 2, input,
+                  "neural-collapse metrics need at least 2 classes, got " << classes);
+    counts = count_classes(h.rows(), labels, classes);
+  });
   const auto& grid = h.grid();
   const auto& full = grid.full();
   const int n = h.rows();

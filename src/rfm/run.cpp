@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -120,7 +121,7 @@ void check_memory(const RunSettings& opt, const mpi::Communicator& world, double
     ranks *= 2;
   int lo = 0, hi = n;
   while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
+    const int mid = static_cast<int>((static_cast<std::int64_t>(lo) + hi + 1) / 2);
     if (baseline + estimate_memory_per_rank(mid, d, opt.model.width, classes, n_test, grid_rows,
                                             grid_cols, opt.model.mixed_precision,
                                             opt.model.iterations) <=
@@ -334,6 +335,20 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
         opt.overwrite ? h5::File::Mode::create_truncate : h5::File::Mode::create_exclusive, world);
     set_run_context(-1, "load");
     mpi::run_agreed(world, [&] { inject_fault_point(-1, "load", world.rank()); });
+    if (opt.data.kind == "synthetic" && opt.data.n > 0) {
+      // Synthetic data are generated at the size asked for: the memory guard runs before they
+      // are (the file loaders refuse an n above what the file holds before allocating).
+      const int n = static_cast<int>(opt.data.n), d = std::max(opt.data.dim, 1);
+      const int classes = opt.data.classes > 0 ? opt.data.classes : 10;
+      const int n_test = static_cast<int>(
+          opt.data.n_test == 0 ? opt.data.n : std::max<std::int64_t>(opt.data.n_test, 0));
+      const double baseline = world.max(current_rss_bytes());
+      const double estimate =
+          baseline + estimate_memory_per_rank(n, d, opt.model.width, classes, n_test, shape.rows,
+                                              shape.cols, opt.model.mixed_precision,
+                                              opt.model.iterations);
+      check_memory(opt, world, estimate, baseline, shape.rows, shape.cols, n, d, classes, n_test);
+    }
     data = data::load_train_test(opt.data, grid, opt.model.block);
   }
   set_run_context(-1, "setup");
@@ -342,6 +357,23 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   const int n = data.train.n(), d = data.train.dim();
   const int classes = regression ? data.train.target_columns : data.train.classes;
   const int n_test = data.test.n();
+  // Every training label in [0, C) and every class present (the metrics of every layer need
+  // them): one agreed input error before the results file is made, on a resume too.
+  mpi::run_agreed(world, [&] {
+    std::vector<std::int64_t> per_class(static_cast<std::size_t>(std::max(classes, 0)), 0);
+    for (std::size_t i = 0; i < data.train.labels.size(); ++i) {
+      const int y = data.train.labels[i];
+      DEEPRFM_CHECK_ABOUT(
+          y >= 0 && y < classes, input, "classes",
+          "training label " << y << " of sample " << i << " is outside [0, " << classes << ")");
+      ++per_class[static_cast<std::size_t>(y)];
+    }
+    for (int c = 0; c < classes; ++c)
+      DEEPRFM_CHECK_ABOUT(per_class[static_cast<std::size_t>(c)] > 0, input, "classes",
+                          "class " << c << " has no training samples among the " << n
+                                   << " selected (every class needs at least one; check "
+                                      "--classes and --selection)");
+  });
   // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.
   const double baseline = world.max(current_rss_bytes());
   const double estimate =
@@ -380,6 +412,10 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
     std::fflush(stdout);
   }
   check_memory(opt, world, estimate, baseline, shape.rows, shape.cols, n, d, classes, n_test);
+  // A stop requested during start-up or loading ends the run here, before the results file is
+  // made: nothing is left that a second start would trip on.
+  set_run_context(-1, "setup");
+  stop_point(world);
 
   if (existing == nullptr) {
     RunInfo info;

@@ -146,6 +146,8 @@ void set_progress(int in_flight, int committed) {
   g_committed.store(committed);
 }
 
+int committed_progress() { return g_committed.load(); }
+
 namespace {
 std::atomic<bool> g_orderly_stop{false};
 }  // namespace

@@ -76,6 +76,28 @@ def run_cases(tmp):
         f.write(struct.pack(">II", 0x00000803, 40))  # header cut after two fields
     shutil.copy(os.path.join(good, "train-labels-idx1-ubyte.gz"), headeronly)
 
+    # A gzip IDX file damaged near its end: its CRC-32 fails only when the stream is read to
+    # the end, which --n 20 alone would not do (the whole stream is checked once at open).
+    corrupt = os.path.join(tmp, "corruptgz")
+    write_idx(corrupt, "t10k", 10)
+    big = struct.pack(">IIII", 0x00000803, 12000, 8, 8) + bytes(
+        (37 * k + 11 * p) % 256 if (k * p) % 7 else (13 * k + p * p) % 256
+        for k in range(12000) for p in range(64))
+    damaged = bytearray(gzip.compress(big, mtime=0))
+    damaged[len(damaged) - 100] ^= 0x40
+    with open(os.path.join(corrupt, "train-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(bytes(damaged))
+    with gzip.open(os.path.join(corrupt, "train-labels-idx1-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">II", 0x00000801, 12000) + bytes(k % 2 for k in range(12000)))
+    cfg_folder = os.path.join(tmp, "a-folder.cfg")
+    os.makedirs(cfg_folder)
+    cfg_resume = os.path.join(tmp, "resume.cfg")
+    with open(cfg_resume, "w") as f:
+        f.write("resume = %s\n" % os.path.join(tmp, "some.h5"))
+    cfg_continue = os.path.join(tmp, "continue.cfg")
+    with open(cfg_continue, "w") as f:
+        f.write("continue = true\n")
+
     npy = lambda name: os.path.join(tmp, name)
     grid = [[float((3 * i + j) % 7) + 0.1 * i for j in range(5)] for i in range(12)]
     labels = [i % 2 for i in range(12)]
@@ -209,6 +231,33 @@ def run_cases(tmp):
         ("bad --save-features", syn + ["--save-features", "some"], EXIT_INPUT, "--save-features"),
         ("--n-test below -1", syn + ["--n-test", "-5"], EXIT_INPUT, "--n-test"),
         ("negative --n", options(syn_base, n="-3"), EXIT_INPUT, "--n"),
+        ("corrupt gzip, prefix read", ["--data", "mnist", "--data-dir", corrupt, "--classes", "2",
+                                       "--n", "20", "--n-test", "-1", "--layers", "1", "--width", "8",
+                                       "--output", out, "--overwrite"], EXIT_INPUT,
+         ("corrupt gzip data", "incorrect data check")),
+        ("--n above 2^31-1", options(syn_base, n="3000000000"), EXIT_INPUT,
+         ("--n 3000000000 is out of range", "[0, 2147483647]")),
+        ("--n 3e9 (not an integer)", options(syn_base, n="3e9"), EXIT_INPUT, ("'3e9'", "--n")),
+        ("--n-test above 2^31-1", syn + ["--n-test", "2147483648"], EXIT_INPUT,
+         "--n-test 2147483648 is out of range"),
+        ("--seed -1", syn + ["--seed", "-1"], EXIT_INPUT, ("--seed", "is out of range", "2^63")),
+        ("--seed not a number", syn + ["--seed", "one"], EXIT_INPUT, ("'one'", "--seed")),
+        ("--dim 0", options(syn_base, dim="0"), EXIT_INPUT, "--dim 0 is out of range"),
+        ("--separation nan", syn + ["--separation", "nan"], EXIT_INPUT,
+         "--separation nan is out of range"),
+        ("--residual-tolerance inf", syn + ["--residual-tolerance", "inf"], EXIT_INPUT,
+         "--residual-tolerance inf is out of range"),
+        ("--blas-threads 100000", syn + ["--blas-threads", "100000"], EXIT_INPUT,
+         "--blas-threads 100000 is out of range"),
+        ("--iterations 0", syn + ["--iterations", "0"], EXIT_INPUT, "--iterations"),
+        ("synthetic n beyond memory", options(syn_base, n="2000000000"), EXIT_RESOURCE,
+         ("the run needs about", "GiB per rank")),
+        ("--config a folder", syn + ["--config", cfg_folder], EXIT_INPUT,
+         ("a-folder.cfg is a folder",)),
+        ("resume inside a config", syn + ["--config", cfg_resume], EXIT_INPUT,
+         ("sets 'resume'", "only the command line")),
+        ("continue inside a config", syn + ["--config", cfg_continue], EXIT_INPUT,
+         ("sets 'continue'", "only the command line")),
         ("output in a missing folder", options(syn_base, output=os.path.join(tmp, "no", "dir.h5")),
          EXIT_INPUT, ("dir.h5", "does not exist", "(option --output)")),
     ]
@@ -224,7 +273,8 @@ def run_cases(tmp):
             continue
         errors = [l for l in p.stderr.splitlines() if l.startswith("deeprfm: error")]
         fragments = fragment if isinstance(fragment, tuple) else (fragment,)
-        ok = (p.returncode == code and len(errors) == 1 and all(f in errors[0] for f in fragments))
+        ok = (p.returncode == code and len(errors) == 1 and all(f in errors[0] for f in fragments)
+              and "MPI_ABORT" not in p.stderr)
         status = "ok  " if ok else "FAIL"
         print("%s %-32s exit %d  %s" % (status, name, p.returncode, errors[0] if errors else "(no error line)"))
         if not ok:
@@ -297,6 +347,62 @@ def run_cases(tmp):
             failures += 1
             print("     expected exit %d and one line containing %r; stderr was:\n%s" %
                   (EXIT_INPUT, fragment, p.stderr[-2000:]))
+    # deeprfm-mlp and deeprfm predict: the same range checks, the same config-file rules, and an
+    # empty class in predict's metrics agreed (it used to abort every rank with MPI_ABORT).
+    mlp = os.path.join(os.path.dirname(DEEPRFM), "deeprfm-mlp")
+    model = os.path.join(tmp, "model.h5")
+    write_npy(npy("oneclass_X.npy"), grid)
+    write_npy(npy("oneclass_y.npy"), [0] * 12, "<i8")
+    cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [DEEPRFM, "--data", "npy", "--train",
+                                                      npy("ok_X.npy"), "--save-model", "--quiet"] + \
+        options(small_base, output=model)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    if p.returncode != 0:
+        print("FAIL could not make the model for the predict cases: %s" % p.stderr[-1500:])
+        failures += 1
+    mlp_syn = ["--data", "synthetic", "--n", "40", "--dim", "6", "--classes", "2", "--epochs",
+               "1", "--hidden-width", "8", "--output", out, "--overwrite"]
+    predict_out = ["--output", os.path.join(tmp, "predictions.h5"), "--overwrite"]
+    program_cases = [
+        ("mlp: --seed -1", mlp, "deeprfm-mlp", mlp_syn + ["--seed", "-1"], EXIT_INPUT,
+         ("--seed", "is out of range")),
+        ("mlp: --n above 2^31-1", mlp, "deeprfm-mlp",
+         mlp_syn[:2] + ["--n", "3000000000"] + mlp_syn[4:], EXIT_INPUT,
+         "--n 3000000000 is out of range"),
+        ("mlp: --lr inf", mlp, "deeprfm-mlp", mlp_syn + ["--lr", "inf"], EXIT_INPUT, "--lr"),
+        ("mlp: --config a folder", mlp, "deeprfm-mlp", mlp_syn + ["--config", cfg_folder],
+         EXIT_INPUT, "is a folder"),
+        ("mlp: resume inside a config", mlp, "deeprfm-mlp", mlp_syn + ["--config", cfg_resume],
+         EXIT_INPUT, ("sets 'resume'", "only the command line")),
+        ("predict: --n above 2^31-1", DEEPRFM, "deeprfm predict",
+         ["predict", "--model", model, "--n", "3000000000"] + predict_out, EXIT_INPUT,
+         "--n 3000000000 is out of range"),
+        ("predict: --blas-threads -1", DEEPRFM, "deeprfm predict",
+         ["predict", "--model", model, "--blas-threads", "-1"] + predict_out, EXIT_INPUT,
+         "BLAS thread count"),
+        ("predict: empty class, --metrics", DEEPRFM, "deeprfm predict",
+         ["predict", "--model", model, "--data", "npy", "--file", npy("oneclass_X.npy"),
+          "--metrics"] + predict_out, EXIT_INPUT, "class 1 has no samples"),
+    ]
+    for name, program, prefix, args, code, fragment in program_cases:
+        total += 1
+        cmd = [MPIEXEC, "-n", str(NPROCS)] + MPI_FLAGS + [program] + args
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            print("FAIL %-32s hung for %d s" % (name, TIMEOUT))
+            failures += 1
+            continue
+        errors = [l for l in p.stderr.splitlines() if l.startswith(prefix + ": error")]
+        fragments = fragment if isinstance(fragment, tuple) else (fragment,)
+        ok = (p.returncode == code and len(errors) == 1 and all(f in errors[0] for f in fragments)
+              and "MPI_ABORT" not in p.stderr)
+        print("%s %-32s exit %d  %s" % ("ok  " if ok else "FAIL", name, p.returncode,
+                                        errors[0] if errors else "(no error line)"))
+        if not ok:
+            failures += 1
+            print("     expected exit %d and one line containing %r, no MPI_ABORT; stderr was:\n%s"
+                  % (code, fragment, p.stderr[-2000:]))
     print("%d passed, %d failed" % (total - failures, failures))
     sys.exit(1 if failures else 0)
 

@@ -105,6 +105,10 @@ double agreed_unix_now(const mpi::Communicator& comm);
 /// units in the last complete checkpoint (-1 = no results file yet). Local, cheap, lock-free.
 void set_progress(int in_flight, int committed);
 
+/// The `committed` of the last set_progress (-1 = no results file yet, 0 = a file without a
+/// complete unit). Local, lock-free.
+int committed_progress();
+
 /// Marks a checkpoint commit in progress on this rank for its lifetime: the watchdog lets a
 /// running commit finish (within bounds) rather than throw away a completed unit. Local.
 class CommitInProgress {

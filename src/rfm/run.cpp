@@ -358,22 +358,24 @@ int run_deep_rfm(const RunSettings& opt, const TimeLimits& limits, double proces
   const int classes = regression ? data.train.target_columns : data.train.classes;
   const int n_test = data.test.n();
   // Every training label in [0, C) and every class present (the metrics of every layer need
-  // them): one agreed input error before the results file is made, on a resume too.
-  mpi::run_agreed(world, [&] {
-    std::vector<std::int64_t> per_class(static_cast<std::size_t>(std::max(classes, 0)), 0);
-    for (std::size_t i = 0; i < data.train.labels.size(); ++i) {
-      const int y = data.train.labels[i];
-      DEEPRFM_CHECK_ABOUT(
-          y >= 0 && y < classes, input, "classes",
-          "training label " << y << " of sample " << i << " is outside [0, " << classes << ")");
-      ++per_class[static_cast<std::size_t>(y)];
-    }
-    for (int c = 0; c < classes; ++c)
-      DEEPRFM_CHECK_ABOUT(per_class[static_cast<std::size_t>(c)] > 0, input, "classes",
-                          "class " << c << " has no training samples among the " << n
-                                   << " selected (every class needs at least one; check "
-                                      "--classes and --selection)");
-  });
+  // them): one agreed input error before the results file is made, on a resume too. A regression
+  // run has targets, not classes.
+  if (!regression)
+    mpi::run_agreed(world, [&] {
+      std::vector<std::int64_t> per_class(static_cast<std::size_t>(std::max(classes, 0)), 0);
+      for (std::size_t i = 0; i < data.train.labels.size(); ++i) {
+        const int y = data.train.labels[i];
+        DEEPRFM_CHECK_ABOUT(
+            y >= 0 && y < classes, input, "classes",
+            "training label " << y << " of sample " << i << " is outside [0, " << classes << ")");
+        ++per_class[static_cast<std::size_t>(y)];
+      }
+      for (int c = 0; c < classes; ++c)
+        DEEPRFM_CHECK_ABOUT(per_class[static_cast<std::size_t>(c)] > 0, input, "classes",
+                            "class " << c << " has no training samples among the " << n
+                                     << " selected (every class needs at least one; check "
+                                        "--classes and --selection)");
+    });
   // The process's own footprint (libraries, MPI, the loaded data) plus what the layers need.
   const double baseline = world.max(current_rss_bytes());
   const double estimate =

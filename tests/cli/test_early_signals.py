@@ -40,7 +40,7 @@ TIMEOUT = 60
 
 # Long enough that no trial finishes before its signal; safe points come every few ms.
 RFM = ["--data", "synthetic", "--n", "300", "--n-test", "60", "--dim", "12", "--classes", "3",
-       "--width", "24", "--layers", "400", "--block-size", "32", "--quiet"]
+       "--width", "24", "--layers", "400", "--ridge", "1e-3", "--block-size", "32", "--quiet"]
 MLP_RUN = ["--data", "synthetic", "--n", "200", "--n-test", "40", "--dim", "12", "--classes",
            "3", "--hidden-layers", "2", "--hidden-width", "16", "--epochs", "100000",
            "--measure-every", "0", "--eval-every", "0", "--block-size", "32", "--quiet"]
